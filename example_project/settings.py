@@ -1,0 +1,110 @@
+"""Settings of mediahub's example project.
+
+Storages come from two DSNs in the environment (local folders when unset):
+
+    DEFAULT_STORAGE_DSN=s3://KEY:SECRET@my-public.s3.eu-west-1.amazonaws.com
+    PRIVATE_STORAGE_DSN=s3://KEY:SECRET@my-private.s3.eu-west-1.amazonaws.com
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from mediahub import dsn
+
+from .database import database_from_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MEDIAHUB_DEMO_VAR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-change-me")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    origin
+    for origin in os.environ.get(
+        "DJANGO_CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"
+    ).split(",")
+    if origin
+]
+
+FILER_INSTALLED = importlib.util.find_spec("filer") is not None
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "easy_thumbnails",
+    "mediahub",
+    "example_project.demo",
+]
+if FILER_INSTALLED:
+    INSTALLED_APPS += ["filer"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+DATABASES = {
+    "default": database_from_url(os.environ.get("DATABASE_URL"), VAR_DIR / "db.sqlite3")
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Storages: one DSN each -------------------------------------------------------
+DEFAULT_STORAGE_DSN = os.environ.get("DEFAULT_STORAGE_DSN") or (
+    f"file://{VAR_DIR / 'media'}?url=/media/"
+)
+PRIVATE_STORAGE_DSN = os.environ.get("PRIVATE_STORAGE_DSN") or f"file://{VAR_DIR / 'private'}"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+STORAGES = {
+    "default": dsn.parse(DEFAULT_STORAGE_DSN),
+    "private": dsn.parse(PRIVATE_STORAGE_DSN, visibility="private"),
+    "easy_thumbnails": dsn.parse(DEFAULT_STORAGE_DSN),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+THUMBNAIL_CACHE_DIMENSIONS = True
+
+MEDIAHUB = {
+    "PAGE_SIZE": int(os.environ.get("MEDIAHUB_PAGE_SIZE", "100")),
+}
+
+LOGIN_URL = "admin:login"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

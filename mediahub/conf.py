@@ -1,0 +1,60 @@
+"""mediahub's own settings: ``settings.MEDIAHUB`` merged over :data:`DEFAULTS`.
+
+Values are read on every access (like django-cors-headers), so
+``override_settings(MEDIAHUB={...})`` just works and nothing is computed at import.
+
+    from mediahub.conf import app_settings
+    app_settings.PAGE_SIZE
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+#: Every option with its default. Documented in the README ("Settings").
+DEFAULTS: dict[str, Any] = {
+    # Storage aliases (keys of settings.STORAGES) behind the two visibilities.
+    "PUBLIC_STORAGE": "default",
+    "PRIVATE_STORAGE": "private",
+    # Signed links (mediahub.links): default lifetime of a link, in seconds.
+    "LINK_EXPIRY": 3600,
+    # Lifetime of the presigned URL a link redirects to, in seconds.
+    "PRESIGN_EXPIRY": 300,
+    # Record every redeemed link in the download log.
+    "AUDIT_LOG": True,
+    # Admin media library: entries per page (one ListObjectsV2 call per page).
+    "PAGE_SIZE": 100,
+    # Largest upload accepted, in bytes (5 GiB).
+    "UPLOAD_MAX_SIZE": 5 * 1024**3,
+    # Uploads at least this large go straight from the browser to S3 (multipart).
+    "DIRECT_UPLOAD_THRESHOLD": 10 * 1024**2,
+    # Part size of direct multipart uploads (S3 minimum is 5 MiB).
+    "MULTIPART_CHUNK_SIZE": 8 * 1024**2,
+    # Allowed upload content types (None: any); e.g. ["image/*", "application/pdf"].
+    "UPLOAD_ALLOWED_TYPES": None,
+    # HTML/SVG/XML uploads to the public storage: "attachment" or "refuse".
+    "ACTIVE_CONTENT": "attachment",
+    # Thumbnails: named aliases ({"name": {"size": (w, h), "crop": ...}}).
+    "THUMBNAIL_ALIASES": {"admin": {"size": (80, 80), "crop": "smart"}},
+    # Prefix (inside the private storage) for thumbnails of private images.
+    "PRIVATE_THUMBNAIL_PREFIX": "thumbnails/",
+    # Largest image (in pixels) a thumbnail is made from; bigger is a bomb.
+    "THUMBNAIL_MAX_PIXELS": 40_000_000,
+    # Image formats thumbnails are made from.
+    "THUMBNAIL_FORMATS": ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"],
+}
+
+
+class MediahubSettings:
+    """Attribute access to mediahub's settings, read at access time."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown mediahub setting: {name!r}")
+        user = getattr(settings, "MEDIAHUB", None) or {}
+        return user.get(name, DEFAULTS[name])
+
+
+app_settings = MediahubSettings()

@@ -1,0 +1,59 @@
+"""mediahub's storages and the lookup of storages by visibility or alias.
+
+``get_storage("public")`` / ``get_storage("private")`` return the storages behind
+the two visibilities (aliases from ``MEDIAHUB["PUBLIC_STORAGE"]`` /
+``["PRIVATE_STORAGE"]``); any other key of ``settings.STORAGES`` is accepted too.
+Storages are looked up at call time through :data:`django.core.files.storage.storages`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import Storage, storages
+
+from mediahub.conf import app_settings
+
+VISIBILITIES = ("public", "private")
+
+
+class UnknownStorage(LookupError):
+    """Raised for a storage name that is neither a visibility nor a configured alias."""
+
+
+def resolve_alias(name: str) -> str:
+    """Map ``"public"``/``"private"`` to their ``STORAGES`` alias; check aliases exist."""
+    if name == "public":
+        alias = app_settings.PUBLIC_STORAGE
+    elif name == "private":
+        alias = app_settings.PRIVATE_STORAGE
+    else:
+        alias = name
+    if not isinstance(alias, str) or alias not in settings.STORAGES:
+        raise UnknownStorage(f"No storage named {name!r} in settings.STORAGES.")
+    return alias
+
+
+def get_storage(name: str) -> Storage:
+    """Return the storage for a visibility (``public``/``private``) or a ``STORAGES`` alias."""
+    return storages[resolve_alias(name)]
+
+
+def visibility_of(storage: Storage) -> str:
+    """``"private"`` or ``"public"``: a storage's own declaration, else its place in settings."""
+    declared = getattr(storage, "visibility", None)
+    if declared in VISIBILITIES:
+        return declared
+    try:
+        if storage is get_storage("private"):
+            return "private"
+    except UnknownStorage:
+        pass
+    return "public"
+
+
+def alias_of(storage: Storage) -> str | None:
+    """The ``STORAGES`` alias whose instance is ``storage`` (None if it is not configured)."""
+    for alias in settings.STORAGES:
+        if storages[alias] is storage:
+            return alias
+    return None

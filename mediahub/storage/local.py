@@ -1,0 +1,117 @@
+"""Local-folder storages for development, with the same listing and copy as S3.
+
+Never use them in production on ephemeral instances (``mediahub.W004`` under
+``check --deploy``). The private one has no public URL: its ``url()`` is a
+mediahub signed link that streams the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.files.storage import FileSystemStorage, Storage
+from django.utils.deconstruct import deconstructible
+
+from mediahub.names import validate_name
+from mediahub.storage.listing import (
+    FileEntry,
+    FolderEntry,
+    FolderPage,
+    check_listing_args,
+    page_from_sorted,
+)
+
+
+class LocalListingMixin:
+    """``list_folder``, ``stat`` and ``copy`` for a FileSystemStorage."""
+
+    visibility = "public"
+
+    def path(self, name: str) -> str:
+        if name not in ("", "."):
+            validate_name(name.rstrip("/") if name.endswith("/") else name)
+        return super().path(name)
+
+    def get_available_name(self, name, max_length=None):
+        validate_name(name)
+        return super().get_available_name(name, max_length)
+
+    def list_folder(
+        self,
+        path: str = "",
+        *,
+        prefix: str = "",
+        cursor: str | None = None,
+        page_size: int | None = None,
+    ) -> FolderPage:
+        size = check_listing_args(path, prefix, page_size)
+        directory = super().path(path) if path else self.location
+        entries: list[tuple[str, FolderEntry | FileEntry]] = []
+        try:
+            scan = os.scandir(directory)
+        except FileNotFoundError:
+            return FolderPage(path=path, prefix=prefix, cursor=cursor)
+        with scan:
+            for item in scan:
+                if not item.name.startswith(prefix):
+                    continue
+                full = path + item.name
+                if item.is_dir(follow_symlinks=False):
+                    entries.append((full + "/", FolderEntry(full + "/")))
+                elif item.is_file(follow_symlinks=False):
+                    info = item.stat()
+                    modified = datetime.fromtimestamp(info.st_mtime, tz=UTC)
+                    entries.append(
+                        (full, FileEntry(full, info.st_size, modified, _weak_etag(info)))
+                    )
+        return page_from_sorted(path, prefix, entries, cursor, size)
+
+    def stat(self, name: str) -> FileEntry:
+        info = os.stat(self.path(name))
+        return FileEntry(
+            name, info.st_size, datetime.fromtimestamp(info.st_mtime, tz=UTC), _weak_etag(info)
+        )
+
+    def copy(self, source_name: str, target_name: str, *, source: Storage | None = None) -> str:
+        """Copy ``source_name`` of ``source`` (default: this storage) to ``target_name``."""
+        source = self if source is None else source
+        validate_name(source_name)
+        target = self.path(target_name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with source.open(source_name, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        return target_name
+
+
+def _weak_etag(info: os.stat_result) -> str:
+    """A stand-in ETag for a local file: changes whenever size or mtime do."""
+    return hashlib.md5(f"{info.st_size}-{info.st_mtime_ns}".encode(), usedforsecurity=False).hexdigest()
+
+
+@deconstructible(path="mediahub.storage.local.PublicFileSystemStorage")
+class PublicFileSystemStorage(LocalListingMixin, FileSystemStorage):
+    """A local folder served under ``base_url`` (development only)."""
+
+    visibility = "public"
+
+
+@deconstructible(path="mediahub.storage.local.PrivateFileSystemStorage")
+class PrivateFileSystemStorage(LocalListingMixin, FileSystemStorage):
+    """A local folder with no public URL: ``url()`` returns a mediahub signed link."""
+
+    visibility = "private"
+
+    def __init__(self, location: str | None = None, **kwargs: Any) -> None:
+        kwargs.pop("base_url", None)
+        super().__init__(location=location, base_url=None, **kwargs)
+
+    def url(self, name: str) -> str:
+        from mediahub import links
+        from mediahub.storage import alias_of
+
+        validate_name(name)
+        return links.sign(name, storage=alias_of(self) or "private")

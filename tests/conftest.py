@@ -1,0 +1,258 @@
+"""Shared fixtures.
+
+* ``s3_server`` (session): the S3 endpoint. moto's server on 127.0.0.1 by default;
+  a real S3 implementation (Ceph RGW, ``make test-rgw``) when
+  ``MEDIAHUB_TEST_S3_ENDPOINT`` is set. Tests are shared, the fixture picks.
+* ``s3`` (function): a fresh public/private bucket pair in mediahub's layout with
+  ``STORAGES`` pointed at it (through DSNs, as a user would configure it).
+* ``count_requests``: counts S3 requests via botocore event hooks.
+* ``browser_page``: a Playwright page in Debian's headless Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from django.core.files.storage import storages
+from django.test import override_settings
+
+from mediahub import dsn
+from mediahub.testing.s3server import Layout, MotoServer, create_layout
+
+CHROMIUM = os.environ.get("MEDIAHUB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass
+class S3Endpoint:
+    url: str
+    kind: str  # "moto" or "rgw"
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+
+    @property
+    def is_real(self) -> bool:
+        return self.kind != "moto"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Endpoint]:
+    endpoint = os.environ.get("MEDIAHUB_TEST_S3_ENDPOINT")
+    if endpoint:
+        yield S3Endpoint(
+            url=endpoint,
+            kind=os.environ.get("MEDIAHUB_TEST_S3", "rgw"),
+            access_key=os.environ["MEDIAHUB_TEST_S3_ACCESS_KEY"],
+            secret_key=os.environ["MEDIAHUB_TEST_S3_SECRET_KEY"],
+            region=os.environ.get("MEDIAHUB_TEST_S3_REGION", "us-east-1"),
+        )
+        return
+    with MotoServer() as server:
+        from mediahub.testing.s3server import ACCESS_KEY, SECRET_KEY
+
+        yield S3Endpoint(url=server.endpoint, kind="moto", access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+
+
+@dataclass
+class S3Fixture:
+    """The live buckets of one test, with helpers to look at them from outside."""
+
+    endpoint: S3Endpoint
+    layout: Layout
+
+    @property
+    def public_bucket(self) -> str:
+        return self.layout.public_bucket
+
+    @property
+    def private_bucket(self) -> str:
+        return self.layout.private_bucket
+
+    def client(self):
+        return self.layout.client()
+
+    def object_url(self, bucket: str, key: str) -> str:
+        return f"{self.endpoint.url}/{bucket}/{key}"
+
+    def anonymous_get(self, bucket: str, key: str) -> requests.Response:
+        """GET the object with no credentials at all, as a stranger would."""
+        return requests.get(self.object_url(bucket, key), timeout=10)
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        paginator = self.client().get_paginator("list_objects_v2")
+        return [
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", ())
+        ]
+
+
+def make_bucket_name(role: str) -> str:
+    return f"t-{role}-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def s3(s3_server: S3Endpoint, settings) -> Iterator[S3Fixture]:
+    layout = create_layout(
+        s3_server.url,
+        make_bucket_name("pub"),
+        make_bucket_name("prv"),
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+        region=s3_server.region,
+    )
+    public = dsn.parse(layout.public_dsn)
+    with override_settings(
+        STORAGES={
+            "default": public,
+            "private": dsn.parse(layout.private_dsn, visibility="private"),
+            "easy_thumbnails": public,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ):
+        yield S3Fixture(endpoint=s3_server, layout=layout)
+
+
+class RequestCounter(Counter):
+    """Counts S3 operations made through botocore (``counter["ListObjectsV2"]``)."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.values())
+
+
+@pytest.fixture
+def count_requests() -> Iterator[RequestCounter]:
+    """Count every S3 request any botocore client makes while the test runs."""
+    from botocore.client import BaseClient
+
+    counter = RequestCounter()
+    original = BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        counter[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counting
+    try:
+        yield counter
+    finally:
+        BaseClient._make_api_call = original
+
+
+@pytest.fixture
+def fail_s3(monkeypatch):
+    """``fail_s3("ListObjectsV2", status=503)`` makes the next matching S3 calls fail.
+
+    The fault is raised in botocore's ``before-send`` stage, i.e. as a real HTTP
+    answer would be parsed (retries included), never by patching mediahub.
+    """
+    from botocore.awsrequest import AWSResponse
+    from botocore.client import BaseClient
+    from botocore.exceptions import ReadTimeoutError
+
+    rules: list[dict] = []
+    original = BaseClient._make_api_call
+
+    def install(operation: str = "*", *, status: int = 503, timeout: bool = False, times: int = 10**6):
+        rules.append({"op": operation, "status": status, "timeout": timeout, "left": times})
+
+    def hook(request, **kwargs):
+        op = kwargs.get("event_name", "").rsplit(".", 1)[-1]
+        for rule in rules:
+            if rule["left"] > 0 and rule["op"] in ("*", op):
+                rule["left"] -= 1
+                if rule["timeout"]:
+                    raise ReadTimeoutError(endpoint_url=request.url)
+                body = (
+                    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>"
+                    + (b"SlowDown" if rule["status"] == 503 else b"InternalError")
+                    + b"</Code><Message>injected</Message></Error>"
+                )
+                return AWSResponse(request.url, rule["status"], {}, _Raw(body))
+        return None
+
+    def patched(self, operation_name, api_params):
+        events = self.meta.events
+        if not getattr(events, "_mediahub_fault_hook", False):
+            events.register("before-send.s3", hook)
+            events._mediahub_fault_hook = True
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", patched)
+    return install
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body
+
+    def read(self, *args):
+        body, self._body = self._body, b""
+        return body
+
+
+@pytest.fixture(autouse=True)
+def _reset_storages():
+    """Storages are per-settings singletons; start every test from a clean cache."""
+    yield
+    storages._storages = {}
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: CI must install it (apt-get install chromium).")
+    pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium).")
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    # Playwright's sync API runs an event loop in this thread; Django's ORM must still work.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed (pip install -e .[dev]).")
+        pytest.skip("Browser tests need playwright (pip install -e .[dev]).")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def browser_page(browser, request):
+    """A fresh browser page; a screenshot is saved in ``var/screenshots`` after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    shots = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "screenshots")
+    os.makedirs(shots, exist_ok=True)
+    try:
+        page.screenshot(path=os.path.join(shots, f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
