@@ -73,9 +73,7 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "example_project.wsgi.application"
 
-DATABASES = {
-    "default": database_from_url(os.environ.get("DATABASE_URL"), VAR_DIR / "db.sqlite3")
-}
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), VAR_DIR / "db.sqlite3")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -174,28 +174,30 @@ def check_presign_expiry(app_configs=None, **kwargs) -> list:
 @register(Tags.models)
 def check_model_fields(app_configs=None, **kwargs) -> list:
     """E006: a FileField bound to an explicit FileSystemStorage writes to local disk."""
-    errors: list = []
     configs = app_configs or apps.get_app_configs()
-    for config in configs:
-        for model in config.get_models():
-            for field in model._meta.get_fields():
-                if not isinstance(field, models.FileField) or field.model is not model:
-                    continue
-                if hasattr(field, "_storage_callable"):
-                    continue
-                if field.storage is default_storage:
-                    continue
-                if isinstance(field.storage, FileSystemStorage):
-                    errors.append(
-                        Error(
-                            f"{model._meta.label}.{field.name} uses a FileSystemStorage "
-                            "explicitly: its files stay on one instance's local disk.",
-                            hint="Use mediahub.fields.PublicFileField/PrivateFileField or a "
-                            "callable storage returning storages[alias].",
-                            obj=field,
-                            id=E006,
-                        )
+    return file_field_errors(model for config in configs for model in config.get_models())
+
+
+def file_field_errors(model_classes) -> list:
+    """E006 errors for the FileFields of ``model_classes``."""
+    errors: list = []
+    for model in model_classes:
+        for field in model._meta.get_fields():
+            if not isinstance(field, models.FileField) or field.model is not model:
+                continue
+            if hasattr(field, "_storage_callable") or field.storage is default_storage:
+                continue
+            if isinstance(field.storage, FileSystemStorage):
+                errors.append(
+                    Error(
+                        f"{model._meta.label}.{field.name} uses a FileSystemStorage "
+                        "explicitly: its files stay on one instance's local disk.",
+                        hint="Use mediahub.fields.PublicFileField/PrivateFileField or a "
+                        "callable storage returning storages[alias].",
+                        obj=field,
+                        id=E006,
                     )
+                )
     return errors
 
 

@@ -61,9 +61,7 @@ def _fail(part: str, problem: str) -> DSNError:
 def parse(dsn: str, *, visibility: str = "public") -> dict[str, Any]:
     """Return the ``STORAGES`` entry (``{"BACKEND": ..., "OPTIONS": {...}}``) for ``dsn``."""
     if visibility not in ("public", "private"):
-        raise ImproperlyConfigured(
-            f"visibility must be 'public' or 'private', not {visibility!r}."
-        )
+        raise ImproperlyConfigured(f"visibility must be 'public' or 'private', not {visibility!r}.")
     if not isinstance(dsn, str) or not dsn.strip():
         raise _fail("the DSN", "is empty")
     if any(ord(c) < 32 or ord(c) == 127 for c in dsn):
@@ -90,7 +88,10 @@ def _query(query: str, allowed: set[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in pairs:
         if key not in allowed:
-            raise _fail(f"query parameter {key[:30]!r}", f"is unknown (allowed: {', '.join(sorted(allowed))})")
+            raise _fail(
+                f"query parameter {key[:30]!r}",
+                f"is unknown (allowed: {', '.join(sorted(allowed))})",
+            )
         if key in params:
             raise _fail(f"query parameter {key!r}", "is given twice")
         params[key] = value
@@ -201,7 +202,9 @@ def _expiry(value: str) -> int:
         raise _fail(f"expiry {value[:20]!r}", "must be a positive number of seconds")
     seconds = int(value)
     if seconds > MAX_PRESIGN_EXPIRY:
-        raise _fail(f"expiry {seconds}", f"exceeds the SigV4 limit of {MAX_PRESIGN_EXPIRY} seconds (7 days)")
+        raise _fail(
+            f"expiry {seconds}", f"exceeds the SigV4 limit of {MAX_PRESIGN_EXPIRY} seconds (7 days)"
+        )
     return seconds
 
 

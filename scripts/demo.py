@@ -50,8 +50,15 @@ def main() -> int:
             PYTHONUNBUFFERED="1",
         )
         manage("migrate", "--noinput", "-v", "0", env=env)
-        manage("createsuperuser", "--noinput", "--username", "admin",
-               "--email", "admin@example.com", env=env)
+        manage(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "admin",
+            "--email",
+            "admin@example.com",
+            env=env,
+        )
         print("Loading sample files (a few thousand objects)...", flush=True)
         manage("demo_load", env=env)
         print(

@@ -67,7 +67,9 @@ def s3_server() -> Iterator[S3Endpoint]:
     with MotoServer() as server:
         from mediahub.testing.s3server import ACCESS_KEY, SECRET_KEY
 
-        yield S3Endpoint(url=server.endpoint, kind="moto", access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+        yield S3Endpoint(
+            url=server.endpoint, kind="moto", access_key=ACCESS_KEY, secret_key=SECRET_KEY
+        )
 
 
 @dataclass
@@ -171,7 +173,9 @@ def fail_s3(monkeypatch):
     rules: list[dict] = []
     original = BaseClient._make_api_call
 
-    def install(operation: str = "*", *, status: int = 503, timeout: bool = False, times: int = 10**6):
+    def install(
+        operation: str = "*", *, status: int = 503, timeout: bool = False, times: int = 10**6
+    ):
         rules.append({"op": operation, "status": status, "timeout": timeout, "left": times})
 
     def hook(request, **kwargs):
@@ -224,7 +228,9 @@ def chromium_path() -> str:
     if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
         return CHROMIUM
     if os.environ.get("CI"):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: CI must install it (apt-get install chromium).")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: CI must install it (apt-get install chromium)."
+        )
     pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium).")
 
 

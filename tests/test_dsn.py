@@ -122,7 +122,7 @@ def test_malformed_dsn_names_the_part_and_never_the_secret(dsn, part):
     [
         f"s3://K:{ENCODED}@bkt.s3.eu-west-1.amazonaws.com?acl=public-read",
         f"s3://K:{ENCODED}@bkt.s3.eu-west-1.amazonaws.com?domain=cdn.example.com",
-        f"file:///srv/private?url=/private/",
+        "file:///srv/private?url=/private/",
     ],
 )
 def test_private_storage_refuses_public_options(dsn):

@@ -55,7 +55,7 @@ def test_concurrent_same_name_saves_never_lose_a_file(s3):
         names: list[str] = []
         barrier = threading.Barrier(2)
 
-        def save(payload: bytes, trial=trial):
+        def save(payload: bytes, trial=trial, barrier=barrier, names=names):
             barrier.wait()
             names.append(storage.save(f"race/{trial}.txt", ContentFile(payload)))
 

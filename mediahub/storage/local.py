@@ -89,7 +89,9 @@ class LocalListingMixin:
 
 def _weak_etag(info: os.stat_result) -> str:
     """A stand-in ETag for a local file: changes whenever size or mtime do."""
-    return hashlib.md5(f"{info.st_size}-{info.st_mtime_ns}".encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(
+        f"{info.st_size}-{info.st_mtime_ns}".encode(), usedforsecurity=False
+    ).hexdigest()
 
 
 @deconstructible(path="mediahub.storage.local.PublicFileSystemStorage")
@@ -104,6 +106,8 @@ class PrivateFileSystemStorage(LocalListingMixin, FileSystemStorage):
     """A local folder with no public URL: ``url()`` returns a mediahub signed link."""
 
     visibility = "private"
+    #: No public URL, whatever MEDIA_URL says.
+    base_url = None
 
     def __init__(self, location: str | None = None, **kwargs: Any) -> None:
         kwargs.pop("base_url", None)

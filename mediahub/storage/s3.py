@@ -212,9 +212,7 @@ class MediaS3Storage(S3Storage):
         except BaseException:
             # Never leave a partial upload behind (it would be billed and invisible).
             try:
-                client.abort_multipart_upload(
-                    Bucket=self.bucket_name, Key=key, UploadId=upload_id
-                )
+                client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
             except ClientError:
                 pass
             raise
@@ -296,7 +294,9 @@ class MediaS3Storage(S3Storage):
         if not self.can_copy_from(source):
             with source.open(source_name, "rb") as handle:
                 self.connection.meta.client.upload_fileobj(
-                    handle, self.bucket_name, target_key,
+                    handle,
+                    self.bucket_name,
+                    target_key,
                     ExtraArgs=self._get_write_parameters(target_key, handle),
                     Config=self.transfer_config,
                 )
@@ -357,9 +357,7 @@ class PrivateS3Storage(MediaS3Storage):
     def __init__(self, **settings: Any) -> None:
         for option, safe in (("querystring_auth", True), ("file_overwrite", False)):
             if option in settings and settings[option] != safe:
-                raise ImproperlyConfigured(
-                    f"PrivateS3Storage requires {option}={safe!r}."
-                )
+                raise ImproperlyConfigured(f"PrivateS3Storage requires {option}={safe!r}.")
         if settings.get("default_acl") in ("public-read", "public-read-write"):
             raise ImproperlyConfigured(
                 "PrivateS3Storage cannot use a public ACL (default_acl="
@@ -367,7 +365,9 @@ class PrivateS3Storage(MediaS3Storage):
             )
         super().__init__(**settings)
         if self.object_parameters.get("ACL", "").startswith("public"):
-            raise ImproperlyConfigured("PrivateS3Storage cannot set a public ACL in object_parameters.")
+            raise ImproperlyConfigured(
+                "PrivateS3Storage cannot set a public ACL in object_parameters."
+            )
         if self.custom_domain and not self.cloudfront_signer:
             raise ImproperlyConfigured(
                 "PrivateS3Storage cannot use a custom domain without a CloudFront signer "

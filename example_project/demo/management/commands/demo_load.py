@@ -28,12 +28,20 @@ class Command(BaseCommand):
             return
         for label, start, end in COLOURS:
             public.save(f"images/{label}.jpg", ContentFile(image_bytes(label, start, end)))
-        public.save("images/logo.png", ContentFile(image_bytes("logo", (0, 0, 0), (90, 90, 90), (256, 256), "PNG")))
+        public.save(
+            "images/logo.png",
+            ContentFile(image_bytes("logo", (0, 0, 0), (90, 90, 90), (256, 256), "PNG")),
+        )
         public.save("data/hello.json", ContentFile(b'{"message": "Hello from the public bucket"}'))
         for label, start, end in COLOURS[:3]:
-            private.save(f"photos/{label}-private.jpg", ContentFile(image_bytes(f"private {label}", start, end)))
+            private.save(
+                f"photos/{label}-private.jpg",
+                ContentFile(image_bytes(f"private {label}", start, end)),
+            )
         for title in ("Invoice 2026-001", "Contract", "Payroll October"):
-            private.save(f"documents/{title.lower().replace(' ', '-')}.pdf", ContentFile(pdf_bytes(title)))
+            private.save(
+                f"documents/{title.lower().replace(' ', '-')}.pdf", ContentFile(pdf_bytes(title))
+            )
 
         def put(number: int) -> None:
             public.save(f"bulk/file-{number:05d}.txt", ContentFile(f"object {number}\n".encode()))
