@@ -26,7 +26,7 @@ lint: install
 	$(VENV)/bin/ruff check mediahub tests example_project bench scripts
 
 bench: install
-	$(PY) bench/listing.py
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info
