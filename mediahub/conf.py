@@ -44,6 +44,14 @@ DEFAULTS: dict[str, Any] = {
     "THUMBNAIL_MAX_PIXELS": 40_000_000,
     # Image formats thumbnails are made from.
     "THUMBNAIL_FORMATS": ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"],
+    # Operations (mediahub.retry): tries per S3 request on 500/503/timeouts, on top of
+    # botocore's own retries, and the first backoff delay in seconds (doubles each try).
+    "RETRY_ATTEMPTS": 4,
+    "RETRY_BACKOFF": 0.5,
+    # Commands: parallel S3 requests by default (--jobs).
+    "OPERATIONS_JOBS": 8,
+    # mediahub_audit: objects probed with an anonymous request per storage.
+    "AUDIT_PROBE_SAMPLE": 20,
 }
 
 
