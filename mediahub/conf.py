@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "PRIVATE_STORAGE": "private",
     # Signed links (mediahub.links): default lifetime of a link, in seconds.
     "LINK_EXPIRY": 3600,
+    # Longest lifetime links.sign() accepts, in seconds (longer: ValueError).
+    "LINK_MAX_EXPIRY": 7 * 24 * 3600,
     # Lifetime of the presigned URL a link redirects to, in seconds.
     "PRESIGN_EXPIRY": 300,
     # Record every redeemed link in the download log.

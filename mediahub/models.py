@@ -1,11 +1,13 @@
 """mediahub's models.
 
 :class:`MediaLibrary` has no table: it carries the permissions of the admin
-media library (Django's auth permissions need a model).
+media library (Django's auth permissions need a model). :class:`LinkState` holds
+link revocations, :class:`DownloadLog` the download audit log.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -27,3 +29,66 @@ class MediaLibrary(models.Model):
 
     def __str__(self) -> str:
         return str(self._meta.verbose_name)
+
+
+class LinkState(models.Model):
+    """Revocation state of the signed links of one object (``mediahub.links``).
+
+    One row per object that ever had a link revoked, never one per issued link.
+    ``generation`` is copied into every link at signing time; bumping it revokes
+    every earlier link of the object. ``revoked`` lists the ids (and expiry times)
+    of single links revoked since, pruned once they have expired.
+    """
+
+    #: sha256 of "storage alias NUL object name": names may exceed index limits.
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    storage = models.CharField(_("storage"), max_length=64)
+    name = models.TextField(_("object name"))
+    generation = models.PositiveBigIntegerField(_("generation"), default=0)
+    revoked = models.JSONField(_("revoked links"), default=dict, blank=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("link state")
+        verbose_name_plural = _("link states")
+
+    def __str__(self) -> str:
+        return f"{self.storage}:{self.name} (generation {self.generation})"
+
+
+class DownloadLog(models.Model):
+    """One redeemed (or refused) signed link: the download audit log."""
+
+    class Outcome(models.TextChoices):
+        REDIRECTED = "redirected", _("Redirected to storage")
+        STREAMED = "streamed", _("Streamed")
+        EXPIRED = "expired", _("Expired")
+        REVOKED = "revoked", _("Revoked")
+        FORBIDDEN = "forbidden", _("Other user")
+        LOGIN = "login", _("Login required")
+        MISSING = "missing", _("Object missing")
+        UNAVAILABLE = "unavailable", _("Storage unavailable")
+
+    created = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    storage = models.CharField(_("storage"), max_length=64)
+    name = models.TextField(_("object name"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    method = models.CharField(_("method"), max_length=8, default="GET")
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+
+    class Meta:
+        verbose_name = _("download")
+        verbose_name_plural = _("download log")
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.storage}:{self.name} ({self.outcome})"

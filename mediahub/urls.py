@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from mediahub import download
 
 app_name = "mediahub"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # <path:> so that any change to a token (even a "/") reaches the view's fixed 404.
+    path("d/<path:token>", download.download, name="download"),
+]

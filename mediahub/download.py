@@ -1,0 +1,96 @@
+"""The view behind signed links (URL name ``mediahub:download``).
+
+A thin wrapper around :func:`mediahub.links.redeem`: it maps each refusal to its
+status, records the attempt in the audit log, and answers 302 to a fresh presigned
+URL (S3) or streams the file (local folders). Every answer is
+``Cache-Control: private, no-store``; refusals have one fixed body per status,
+so a probing client learns nothing about what was wrong with its token.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
+
+from mediahub import links
+from mediahub.audit import record_download
+from mediahub.http import content_disposition
+
+#: Title and explanation of each refusal (constant: nothing depends on the token).
+ERRORS = {
+    403: (_("Forbidden"), _("This link was issued to another user.")),
+    404: (_("Not found"), _("This link is not valid, or the file no longer exists.")),
+    410: (_("Link expired"), _("This link has expired or was revoked. Ask for a new one.")),
+    503: (
+        _("Temporarily unavailable"),
+        _("The file store did not answer. Try again in a minute."),
+    ),
+}
+
+#: Headers of every answer of this view.
+HEADERS = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def error_response(status: int) -> HttpResponse:
+    """The fixed page of a refused link."""
+    title, message = ERRORS[status]
+    body = render_to_string(
+        "mediahub/download_error.html", {"status": status, "title": title, "message": message}
+    )
+    response = HttpResponse(body, status=status)
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    if status == 503:
+        response["Retry-After"] = "60"
+    return response
+
+
+def stream(redemption: links.Redemption) -> FileResponse:
+    """Stream the object from a storage that cannot presign (local folders)."""
+    link = redemption.link
+    handle = redemption.storage.open(link.name, "rb")
+    content_type, _encoding = mimetypes.guess_type(link.download_name)
+    response = FileResponse(handle, content_type=content_type or "application/octet-stream")
+    response["Content-Disposition"] = content_disposition(link.download_name, inline=link.inline)
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@require_safe
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    """Redeem a signed link: 302 to storage, stream, or a refusal."""
+    try:
+        redemption = links.redeem(token, user=getattr(request, "user", None))
+        if redemption.can_redirect:
+            response: HttpResponse = HttpResponseRedirect(redemption.presigned_url())
+            outcome = "redirected"
+        else:
+            response = stream(redemption)
+            outcome = "streamed"
+    except links.LinkError as error:
+        if error.link is not None and error.outcome:
+            record_download(
+                request, storage=error.link.storage, name=error.link.name, outcome=error.outcome
+            )
+        if isinstance(error, links.LoginRequired):
+            response = redirect_to_login(request.get_full_path())
+        else:
+            response = error_response(error.status)
+    except FileNotFoundError:
+        # Deleted between the existence check and the open.
+        response = error_response(404)
+    else:
+        record_download(
+            request, storage=redemption.link.storage, name=redemption.link.name, outcome=outcome
+        )
+    for header, value in HEADERS.items():
+        response[header] = value
+    return response
