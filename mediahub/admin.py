@@ -1,3 +1,5 @@
 """Admin registrations; each feature keeps its ModelAdmin in its own module."""
 
 from __future__ import annotations
+
+from mediahub import audit_admin  # noqa: F401  (download log)
