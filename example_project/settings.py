@@ -44,7 +44,7 @@ INSTALLED_APPS = [
     "example_project.demo",
 ]
 if FILER_INSTALLED:
-    INSTALLED_APPS += ["filer"]
+    INSTALLED_APPS += ["filer", "mediahub.contrib.filer"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -99,6 +99,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 THUMBNAIL_CACHE_DIMENSIONS = True
+
+if FILER_INSTALLED:
+    # django-filer on mediahub's storages; private files served by signed redirect.
+    from mediahub.contrib.filer import filer_servers, filer_storages
+
+    FILER_STORAGES = filer_storages()
+    FILER_SERVERS = filer_servers()
 
 MEDIAHUB = {
     "PAGE_SIZE": int(os.environ.get("MEDIAHUB_PAGE_SIZE", "100")),
