@@ -50,6 +50,12 @@ DEFAULTS: dict[str, Any] = {
     # botocore's own retries, and the first backoff delay in seconds (doubles each try).
     "RETRY_ATTEMPTS": 4,
     "RETRY_BACKOFF": 0.5,
+    # Prefix (inside STORAGES["easy_thumbnails"]) for thumbnails of public images.
+    "PUBLIC_THUMBNAIL_PREFIX": "thumbnails/",
+    # Largest source file (in bytes) a thumbnail is made from (100 MiB).
+    "THUMBNAIL_MAX_SOURCE_SIZE": 100 * 1024**2,
+    # Lifetime (s) of the signed URL of a private image's missing thumbnail.
+    "THUMBNAIL_LINK_EXPIRY": 3600,
     # Commands: parallel S3 requests by default (--jobs).
     "OPERATIONS_JOBS": 8,
     # mediahub_audit: objects probed with an anonymous request per storage.

@@ -1,0 +1,191 @@
+"""Thumbnails through the correct storage, never blocking a page.
+
+    from mediahub.thumbnails import thumbnail_url
+    thumbnail_url("photos/cat.jpg", storage="private", size="64x64")
+
+easy-thumbnails does the image work; mediahub supplies the storages (public
+thumbnails in ``STORAGES["easy_thumbnails"]``, private ones in the private storage,
+served signed), a cache identity per storage alias, freshness by source version,
+and safety. Rendering costs one database query per thumbnail (or one per page with
+:func:`thumbnails`) and **no storage request**; a thumbnail that is missing or
+stale is rendered as a URL of mediahub's endpoint, which makes it once and
+redirects to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mediahub.names import validate_name
+
+__all__ = [
+    "SourceRef",
+    "Thumb",
+    "delete_thumbnails",
+    "placeholder_url",
+    "thumbnail",
+    "thumbnail_url",
+    "thumbnails",
+]
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source image and what the caller knows of its version (from a listing)."""
+
+    name: str
+    etag: str | None = None
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """A thumbnail to show: ``str(thumb)`` is its URL.
+
+    ``ready`` is False when ``url`` points to the endpoint that will make it;
+    ``width``/``height`` come from the cache (None until made).
+    """
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    ready: bool = False
+    failed: bool = False
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def placeholder_url() -> str:
+    """URL of the image shown for sources that cannot be thumbnailed."""
+    from django.templatetags.static import static
+
+    return static("mediahub/thumbnail-placeholder.svg")
+
+
+def thumbnails(
+    sources: Iterable[str | SourceRef | Any],
+    *,
+    storage: str = "public",
+    alias: str | None = None,
+    size: Any = None,
+    **options: Any,
+) -> list[Thumb]:
+    """Thumbnails of many sources of one storage with one database query, no storage request.
+
+    ``sources`` are names, :class:`SourceRef` or listing entries (anything with
+    ``path``, ``etag`` and ``modified``, e.g. :class:`mediahub.storage.listing.FileEntry`).
+    Raises ``ValueError`` for bad options, ``SuspiciousFileOperation`` for unsafe names,
+    :class:`mediahub.storage.UnknownStorage` for an unknown storage.
+    """
+    from mediahub.thumbnails import cache, naming, tokens
+    from mediahub.thumbnails.storages import resolve_target
+
+    spec_options = naming.build_options(alias, size, **options)
+    target = resolve_target(storage)
+    refs = [_ref(source) for source in sources]
+    for ref in refs:
+        validate_name(ref.name)
+    rows = cache.rows_for(target, [ref.name for ref in refs])
+    payload = naming.options_payload(spec_options)
+    result = []
+    for ref in refs:
+        if target.is_thumbnail_name(ref.name):  # already a thumbnail: show it as it is
+            result.append(Thumb(target.source_storage.url(ref.name), ready=True))
+            continue
+        stem = naming.stem(target.prefix, ref.name, spec_options)
+        version = naming.version_of(ref.etag, None)
+        candidates = cache.match(rows.get(naming.source_key(ref.name), []), stem)
+        found = cache.pick(candidates, version, ref.modified)
+        if found is not None and found.failed:
+            result.append(Thumb(placeholder_url(), ready=True, failed=True))
+        elif found is not None:
+            url = target.thumbnail_storage.url(found.name)
+            result.append(Thumb(url, found.width, found.height, ready=True))
+        else:
+            url = tokens.make_url(
+                target.source_alias,
+                ref.name,
+                payload,
+                version,
+                private=target.visibility == "private",
+            )
+            result.append(Thumb(url))
+    return result
+
+
+def thumbnail(
+    name: str | SourceRef | Any,
+    *,
+    storage: str = "public",
+    alias: str | None = None,
+    size: Any = None,
+    source_etag: str | None = None,
+    source_modified: datetime | None = None,
+    **options: Any,
+) -> Thumb:
+    """The :class:`Thumb` of one source (see :func:`thumbnails`)."""
+    if isinstance(name, str) and (source_etag or source_modified):
+        name = SourceRef(name, source_etag, source_modified)
+    return thumbnails([name], storage=storage, alias=alias, size=size, **options)[0]
+
+
+def thumbnail_url(
+    name: str,
+    *,
+    storage: str = "public",
+    alias: str | None = None,
+    size: Any = None,
+    source_etag: str | None = None,
+    source_modified: datetime | None = None,
+    **options: Any,
+) -> str:
+    """URL of the thumbnail of ``name`` in ``storage`` (``"public"``, ``"private"`` or an alias).
+
+    Give ``alias=`` (``MEDIAHUB["THUMBNAIL_ALIASES"]``) or ``size="WxH"`` plus
+    easy-thumbnails options (``crop="smart"``, ...). Pass ``source_etag`` /
+    ``source_modified`` from a listing when known: a thumbnail built from another
+    version of the source is stale and gets remade. A private source's thumbnail
+    URL is signed. Never makes a storage request.
+    """
+    return thumbnail(
+        name,
+        storage=storage,
+        alias=alias,
+        size=size,
+        source_etag=source_etag,
+        source_modified=source_modified,
+        **options,
+    ).url
+
+
+def delete_thumbnails(name: str, *, storage: str) -> int:
+    """Delete every thumbnail of ``name`` in ``storage`` (objects and cache rows).
+
+    Call it when a source is deleted or moves to the other storage. Returns the
+    number of thumbnail objects deleted.
+    """
+    from mediahub.thumbnails import cache
+    from mediahub.thumbnails.storages import resolve_target
+
+    validate_name(name)
+    target = resolve_target(storage)
+    names = cache.names_of(target, name)
+    for thumb_name in names:  # objects first: a failure leaves the rows to try again
+        target.thumbnail_storage.delete(thumb_name)
+    cache.forget(target, name)
+    return len(names)
+
+
+def _ref(source: Any) -> SourceRef:
+    if isinstance(source, SourceRef):
+        return source
+    if isinstance(source, str):
+        return SourceRef(source)
+    path = getattr(source, "path", None)
+    if isinstance(path, str) and hasattr(source, "etag"):
+        return SourceRef(path, getattr(source, "etag", None), getattr(source, "modified", None))
+    raise TypeError(f"A thumbnail source must be a name or a listing entry, not {source!r}.")

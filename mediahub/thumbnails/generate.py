@@ -1,0 +1,323 @@
+"""Making thumbnails: fetch the source to a temp dir, check it, let easy-thumbnails resize.
+
+Safety, because sources are whatever people uploaded or pushed:
+
+* the source is streamed (1 MiB chunks) into a temporary directory, never read
+  into memory whole, and refused above ``MEDIAHUB["THUMBNAIL_MAX_SOURCE_SIZE"]``;
+* only formats in ``MEDIAHUB["THUMBNAIL_FORMATS"]`` are decoded (SVG and anything
+  Pillow does not know are refused);
+* the pixel count is checked from the header, before decoding, against
+  ``MEDIAHUB["THUMBNAIL_MAX_PIXELS"]``: an **error**, where Pillow only warns below
+  twice its own limit;
+* images are decoded strictly: a truncated file is refused (easy-thumbnails' own
+  source generator switches ``LOAD_TRUNCATED_IMAGES`` on, process-wide), and JPEGs
+  are decoded at a reduced scale (``draft``) when the thumbnail is much smaller.
+
+A source that cannot be thumbnailed raises :class:`UnusableSource`; a storage
+failure raises :class:`StorageUnavailable`. Callers show a placeholder: never a 500.
+
+:func:`render` does the I/O and image work and touches no database (the command
+runs it in worker threads); :func:`save` records the result in the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from easy_thumbnails.exceptions import EasyThumbnailsError
+from easy_thumbnails.options import ThumbnailOptions
+from easy_thumbnails.utils import exif_orientation
+from PIL import Image, UnidentifiedImageError
+
+from mediahub.conf import app_settings
+from mediahub.thumbnails import cache, naming
+from mediahub.thumbnails.storages import Target, write
+
+logger = logging.getLogger("mediahub.thumbnails")
+
+#: Chunk size of source downloads.
+CHUNK_SIZE = 1024 * 1024
+
+
+class ThumbnailError(Exception):
+    """A thumbnail could not be made."""
+
+    transient = False
+
+
+class UnusableSource(ThumbnailError):
+    """The source is not an image mediahub will decode (corrupt, bomb, format, size)."""
+
+
+class SourceMissing(ThumbnailError):
+    """The source object does not exist."""
+
+
+class StorageUnavailable(ThumbnailError):
+    """Reading the source or writing the thumbnail failed; try again later."""
+
+    transient = True
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One thumbnail to make of a source: its options and name stem."""
+
+    options: ThumbnailOptions
+    stem: str
+
+
+@dataclass
+class Job:
+    """Thumbnails to make of one source (one download for all of them)."""
+
+    target: Target
+    name: str
+    specs: Sequence[Spec]
+    #: Version the caller expects (from a listing), or None.
+    version: str | None = None
+
+
+@dataclass
+class Made:
+    """One thumbnail written (``name``) or a source found unusable (``error``)."""
+
+    spec: Spec
+    name: str
+    size: tuple[int, int] | None = None
+    error: str | None = None
+
+
+@dataclass
+class Result:
+    job: Job
+    version: str | None = None
+    made: list[Made] = field(default_factory=list)
+    #: Names already fresh in the cache (nothing was written for them).
+    fresh: list[cache.Cached] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    path: str
+    size: int
+    etag: str | None
+    modified: datetime | None
+
+
+def _is_not_found(error: BaseException) -> bool:
+    if isinstance(error, FileNotFoundError):
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.response.get("Error", {}).get("Code")
+        return status == 404 or code in ("NoSuchKey", "404", "NotFound")
+    return False
+
+
+def _too_large(size: int) -> UnusableSource:
+    limit = app_settings.THUMBNAIL_MAX_SOURCE_SIZE
+    return UnusableSource(f"source is {size} bytes, over THUMBNAIL_MAX_SOURCE_SIZE ({limit})")
+
+
+def fetch(target: Target, name: str, directory: str) -> Fetched:
+    """Stream ``name`` into ``directory``: one GET for S3 (its ETag comes with it)."""
+    storage = target.source_storage
+    path = os.path.join(directory, "source")
+    limit = app_settings.THUMBNAIL_MAX_SOURCE_SIZE
+    written = 0
+    try:
+        if hasattr(storage, "bucket_name") and hasattr(storage, "_key"):
+            answer = storage.connection.meta.client.get_object(
+                Bucket=storage.bucket_name, Key=storage._key(name)
+            )
+            body = answer["Body"]
+            size = answer.get("ContentLength") or 0
+            if size > limit:
+                body.close()
+                raise _too_large(size)
+            etag = (answer.get("ETag") or "").strip('"') or None
+            modified = answer.get("LastModified")
+            chunks = body.iter_chunks(CHUNK_SIZE)
+        else:
+            entry = storage.stat(name)
+            if entry.size > limit:
+                raise _too_large(entry.size)
+            etag, modified = entry.etag, entry.modified
+            chunks = _read_chunks(storage, name)
+        with open(path, "wb") as out:
+            for chunk in chunks:
+                written += len(chunk)
+                if written > limit:
+                    raise _too_large(written)
+                out.write(chunk)
+    except ThumbnailError:
+        raise
+    except (ClientError, BotoCoreError, OSError) as error:
+        if _is_not_found(error):
+            raise SourceMissing(f"{name!r} does not exist in {target.source_alias!r}") from None
+        raise StorageUnavailable(f"reading {name!r} failed: {_describe(error)}") from error
+    return Fetched(path, written, etag, modified)
+
+
+def _read_chunks(storage, name: str):
+    with storage.open(name, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            yield chunk
+
+
+def _describe(error: BaseException) -> str:
+    from mediahub.retry import describe
+
+    return describe(error)
+
+
+def check_image(image: Image.Image) -> None:
+    """Refuse formats outside the allow-list and images over the pixel limit."""
+    formats = {value.upper() for value in app_settings.THUMBNAIL_FORMATS}
+    if (image.format or "").upper() not in formats:
+        raise UnusableSource(f"image format {image.format!r} is not in THUMBNAIL_FORMATS")
+    width, height = image.size
+    limit = app_settings.THUMBNAIL_MAX_PIXELS
+    if width * height > limit:
+        raise UnusableSource(
+            f"image of {width}x{height} pixels exceeds THUMBNAIL_MAX_PIXELS ({limit}): "
+            "a possible decompression bomb"
+        )
+
+
+def safe_source_image(source: Any, size: Sequence[int] | None = None, **options: Any):
+    """easy-thumbnails source generator: open, check and strictly decode the image.
+
+    ``source`` is the thumbnailer, whose ``file`` is the downloaded temp file.
+    """
+    handle = source.file
+    handle.seek(0)
+    image = Image.open(handle)
+    check_image(image)
+    if image.format == "JPEG" and size:
+        # Decode at 1/2, 1/4 or 1/8 scale when the thumbnail is that much smaller.
+        wanted = tuple(max(int(value) * 2, 1) for value in size)
+        if wanted[0] and wanted[1]:
+            image.draft("RGB", wanted)
+    image.load()  # LOAD_TRUNCATED_IMAGES is off: truncated data raises OSError
+    return exif_orientation(image)
+
+
+#: Errors by which Pillow and easy-thumbnails say "this is not a usable image".
+IMAGE_ERRORS: tuple[type[BaseException], ...] = (
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,  # raised when warnings are errors
+    EasyThumbnailsError,
+    SyntaxError,  # some Pillow plugins signal broken headers this way
+    ValueError,
+    OSError,
+    EOFError,
+    MemoryError,
+)
+
+
+def _make(thumbnailer, spec: Spec, target: Target) -> Made:
+    try:
+        thumbnail = thumbnailer.generate_thumbnail(spec.options)
+    except ThumbnailError as error:
+        return Made(spec, "", error=str(error))
+    except IMAGE_ERRORS as error:
+        return Made(spec, "", error=f"not a usable image ({type(error).__name__}: {error})")
+    try:
+        name = write(target.thumbnail_storage, thumbnail.name, thumbnail.file)
+    except (ClientError, BotoCoreError, OSError) as error:
+        raise StorageUnavailable(
+            f"writing {thumbnail.name!r} failed: {_describe(error)}"
+        ) from error
+    return Made(spec, name, size=(thumbnail.width, thumbnail.height))
+
+
+def render(
+    job: Job, *, skip: Callable[[str | None], list[cache.Cached] | None] | None = None
+) -> Result:
+    """Download the source once and make every thumbnail of ``job`` (no database access).
+
+    ``skip(version)`` may return the already-fresh thumbnails of the version just
+    downloaded; then nothing is made. Raises :class:`SourceMissing` or
+    :class:`StorageUnavailable`; an unusable source gives ``Made.error`` entries.
+    """
+    from mediahub.thumbnails.naming import MediaThumbnailer
+
+    target = job.target
+    with tempfile.TemporaryDirectory(prefix="mediahub-thumb-") as directory:
+        fetched = fetch(target, job.name, directory)
+        version = naming.version_of(fetched.etag, fetched.modified)
+        result = Result(job, version)
+        if skip is not None:
+            fresh = skip(version)
+            if fresh is not None:
+                result.fresh = fresh
+                return result
+        with open(fetched.path, "rb") as handle:
+            thumbnailer = MediaThumbnailer(
+                file=handle,
+                name=job.name,
+                source_storage=target.source_storage,
+                thumbnail_storage=target.thumbnail_storage,
+                prefix=target.prefix,
+                version=version,
+            )
+            thumbnailer.source_generators = [safe_source_image]
+            for spec in job.specs:
+                result.made.append(_make(thumbnailer, spec, target))
+    return result
+
+
+def save(result: Result) -> list[Made]:
+    """Record ``result`` in the cache and delete the thumbnails it replaces."""
+    job, target = result.job, result.job.target
+    for made in result.made:
+        if made.error:
+            logger.warning(
+                "No thumbnail for %r in storage %r: %s.", job.name, target.source_alias, made.error
+            )
+            name = naming.thumbnail_name(made.spec.stem, result.version, naming.FAILED_EXTENSION)
+            cache.record(target, job.name, made.spec.stem, name, None)
+            continue
+        replaced = cache.record(target, job.name, made.spec.stem, made.name, made.size)
+        for old in replaced:
+            try:
+                target.thumbnail_storage.delete(old)
+            except Exception as error:  # an orphan object is harmless; say so and go on
+                logger.warning("Could not delete the old thumbnail %r: %s", old, _describe(error))
+    return result.made
+
+
+def ensure(target: Target, name: str, spec: Spec, *, version: str | None = None) -> cache.Cached:
+    """The fresh thumbnail of ``name`` for ``spec``, made now if needed (the endpoint's work).
+
+    One GET of the source tells its current version; if that version's thumbnail
+    is already cached (another request made it meanwhile) nothing else is done.
+    Raises :class:`SourceMissing` or :class:`StorageUnavailable`.
+    """
+    if version is not None:
+        cached = cache.find(target, name, spec.stem, version)
+        if cached is not None:
+            return cached
+
+    def skip(current: str | None) -> list[cache.Cached] | None:
+        cached = cache.find(target, name, spec.stem, current) if current else None
+        return [cached] if cached else None
+
+    result = render(Job(target, name, [spec], version), skip=skip)
+    if result.fresh:
+        return result.fresh[0]
+    save(result)
+    cached = cache.find(target, name, spec.stem, result.version)
+    if cached is None:  # pragma: no cover - save() just wrote it
+        raise StorageUnavailable(f"the thumbnail of {name!r} was not recorded")
+    return cached
