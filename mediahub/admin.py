@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from mediahub import audit_admin  # noqa: F401  (download log)
+from mediahub.library import admin as library_admin  # noqa: F401, E402  (media library)

@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_ALLOWED_TYPES": None,
     # HTML/SVG/XML uploads to the public storage: "attachment" or "refuse".
     "ACTIVE_CONTENT": "attachment",
+    # Admin media library: most objects a folder move/delete handles in one request.
+    "FOLDER_OPERATION_LIMIT": 1000,
+    # Admin media library: lifetime of a direct multipart upload session, in seconds.
+    "DIRECT_UPLOAD_EXPIRY": 6 * 3600,
     # Thumbnails: named aliases ({"name": {"size": (w, h), "crop": ...}}).
     "THUMBNAIL_ALIASES": {"admin": {"size": (80, 80), "crop": "smart"}},
     # Prefix (inside the private storage) for thumbnails of private images.
@@ -46,16 +50,16 @@ DEFAULTS: dict[str, Any] = {
     "THUMBNAIL_MAX_PIXELS": 40_000_000,
     # Image formats thumbnails are made from.
     "THUMBNAIL_FORMATS": ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"],
-    # Operations (mediahub.retry): tries per S3 request on 500/503/timeouts, on top of
-    # botocore's own retries, and the first backoff delay in seconds (doubles each try).
-    "RETRY_ATTEMPTS": 4,
-    "RETRY_BACKOFF": 0.5,
     # Prefix (inside STORAGES["easy_thumbnails"]) for thumbnails of public images.
     "PUBLIC_THUMBNAIL_PREFIX": "thumbnails/",
     # Largest source file (in bytes) a thumbnail is made from (100 MiB).
     "THUMBNAIL_MAX_SOURCE_SIZE": 100 * 1024**2,
     # Lifetime (s) of the signed URL of a private image's missing thumbnail.
     "THUMBNAIL_LINK_EXPIRY": 3600,
+    # Operations (mediahub.retry): tries per S3 request on 500/503/timeouts, on top of
+    # botocore's own retries, and the first backoff delay in seconds (doubles each try).
+    "RETRY_ATTEMPTS": 4,
+    "RETRY_BACKOFF": 0.5,
     # Commands: parallel S3 requests by default (--jobs).
     "OPERATIONS_JOBS": 8,
     # mediahub_audit: objects probed with an anonymous request per storage.

@@ -31,6 +31,26 @@ class MediaLibrary(models.Model):
         return str(self._meta.verbose_name)
 
 
+class PublicFiles(MediaLibrary):
+    """The "Public files" entry of the admin index (no table; see mediahub.library)."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("public files")
+        verbose_name_plural = _("public files")
+
+
+class PrivateFiles(MediaLibrary):
+    """The "Private files" entry of the admin index (no table; see mediahub.library)."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("private files")
+        verbose_name_plural = _("private files")
+
+
 class LinkState(models.Model):
     """Revocation state of the signed links of one object (``mediahub.links``).
 

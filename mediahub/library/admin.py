@@ -1,0 +1,104 @@
+"""The media library in the admin site.
+
+:class:`MediaLibraryAdmin` (on the table-less :class:`~mediahub.models.MediaLibrary`)
+owns the library's URLs (``admin:mediahub_browse`` and ``admin:mediahub_<action>``),
+each view wrapped in ``admin_site.admin_view`` (staff login, CSRF). It is hidden
+from the index; the two proxies ``PublicFiles`` / ``PrivateFiles`` put "Public
+files" and "Private files" under "Media library" there, for users who may view them.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+
+from mediahub.library.permissions import can
+from mediahub.library.views import METHODS, LibraryViews
+from mediahub.models import MediaLibrary, PrivateFiles, PublicFiles
+
+#: (URL path, view name): the URL name is ``admin:mediahub_<view name>``.
+ROUTES = [
+    ("<str:storage>/", "browse"),
+    ("<str:storage>/details/", "details"),
+    ("<str:storage>/open/", "open"),
+    ("<str:storage>/sign/", "sign"),
+    ("<str:storage>/upload/", "upload"),
+    ("<str:storage>/upload/start/", "upload_start"),
+    ("<str:storage>/upload/parts/", "upload_parts"),
+    ("<str:storage>/upload/complete/", "upload_complete"),
+    ("<str:storage>/upload/abort/", "upload_abort"),
+    ("<str:storage>/folder/", "mkdir"),
+    ("<str:storage>/move/", "move"),
+    ("<str:storage>/delete/", "delete"),
+    ("<str:storage>/visibility/", "visibility"),
+]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(MediaLibrary)
+class MediaLibraryAdmin(_ReadOnly):
+    """Owns the library's views; not listed on the index itself."""
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        return {}
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return can(request.user, "view", "public") or can(request.user, "view", "private")
+
+    def get_urls(self):
+        views = LibraryViews(self.admin_site)
+        wrap = self.admin_site.admin_view
+        library = [
+            path(route, wrap(METHODS[name](getattr(views, name))), name=f"mediahub_{name}")
+            for route, name in ROUTES
+        ]
+        return library + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        storage = "public" if can(request.user, "view", "public") else "private"
+        return HttpResponseRedirect(reverse("admin:mediahub_browse", args=[storage]))
+
+
+class _StorageEntry(_ReadOnly):
+    """An index entry that opens the library on one storage."""
+
+    storage = "public"
+
+    def get_urls(self):
+        return [
+            path(
+                "",
+                self.admin_site.admin_view(self.changelist_view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_changelist",
+            )
+        ]
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return can(request.user, "view", self.storage)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        return HttpResponseRedirect(reverse("admin:mediahub_browse", args=[self.storage]))
+
+
+@admin.register(PublicFiles)
+class PublicFilesAdmin(_StorageEntry):
+    storage = "public"
+
+
+@admin.register(PrivateFiles)
+class PrivateFilesAdmin(_StorageEntry):
+    storage = "private"

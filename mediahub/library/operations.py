@@ -1,0 +1,720 @@
+"""What the media library does, as plain functions on storages (no HTTP here).
+
+Every name goes through :mod:`mediahub.names` before it reaches a storage.
+Moves and visibility changes copy first, verify the copy (size, and ETag where
+S3 keeps it), and delete the original only after the copy is verified.
+Expected refusals (a name that exists, a folder too big...) raise
+:class:`LibraryError` with a message for the user; storage failures propagate
+as botocore errors and are turned into messages by the views.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import importlib
+import importlib.util
+import logging
+import mimetypes
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.files.storage import Storage
+from django.utils.translation import gettext as _
+
+from mediahub.conf import app_settings
+from mediahub.library.permissions import other_storage
+from mediahub.names import join, validate_folder, validate_name
+from mediahub.storage import get_storage
+from mediahub.storage.listing import FileEntry, FolderEntry, FolderPage
+from mediahub.storage.s3 import MediaS3Storage, _is_precondition_failed
+
+logger = logging.getLogger(__name__)
+
+#: Content types a browser may run as a page (script) when served inline.
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "application/xslt+xml",
+    }
+)
+ACTIVE_EXTENSIONS = frozenset(
+    {".html", ".htm", ".shtml", ".xhtml", ".svg", ".svgz", ".xml", ".xsl", ".xslt"}
+)
+#: Longest file name accepted from a form (one path segment, in characters).
+MAX_SEGMENT_CHARS = 255
+
+
+class LibraryError(Exception):
+    """An action the library refuses, with a message that says what to do."""
+
+
+# -- listing -------------------------------------------------------------------------
+@dataclass
+class FileRow:
+    """A file of a listing page, with what the template shows for it."""
+
+    entry: FileEntry
+    content_type: str
+    url: str | None = None
+    thumbnail: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return is_image_type(self.content_type)
+
+
+@dataclass
+class Listing:
+    """One page of a folder: sub-folders, decorated files and the cursors."""
+
+    storage: str
+    page: FolderPage
+    folders: list[FolderEntry] = field(default_factory=list)
+    files: list[FileRow] = field(default_factory=list)
+    #: Raw keys mediahub refuses to act on (``a//b``), listed but not actionable.
+    invalid: list[str] = field(default_factory=list)
+
+
+def guess_type(name: str) -> str:
+    """The content type served for ``name`` (from its extension)."""
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def is_image_type(content_type: str) -> bool:
+    """Raster images get thumbnails (SVG is active content, not an image here)."""
+    return content_type.startswith("image/") and content_type not in ACTIVE_TYPES
+
+
+def list_page(
+    storage: str,
+    path: str = "",
+    *,
+    prefix: str = "",
+    cursor: str | None = None,
+    page_size: int | None = None,
+) -> Listing:
+    """One page of ``path``: one listing request, no request per file.
+
+    Public files get their public URL (no request); private files get none here
+    (the page links them to a view that signs a link on demand, so a page costs
+    no signing work). Images get thumbnail URLs from :mod:`mediahub.thumbnails`
+    when it is installed (one database query for the page, no storage request);
+    a failing thumbnail never breaks the page.
+    """
+    validate_folder(path)
+    if prefix:
+        validate_prefix(path, prefix)
+    target = get_storage(storage)
+    page = target.list_folder(
+        path, prefix=prefix, cursor=cursor or None, page_size=page_size or app_settings.PAGE_SIZE
+    )
+    listing = Listing(storage=storage, page=page)
+    for folder in page.folders:
+        if folder.valid:
+            listing.folders.append(folder)
+        else:
+            listing.invalid.append(folder.path)
+    for entry in page.files:
+        if not entry.valid:
+            listing.invalid.append(entry.path)
+            continue
+        row = FileRow(entry=entry, content_type=guess_type(entry.path))
+        if storage == "public":
+            row.url = file_url(storage, entry.path)
+        listing.files.append(row)
+    add_thumbnails(storage, [row for row in listing.files if row.is_image])
+    return listing
+
+
+def add_thumbnails(storage: str, rows: list[FileRow]) -> None:
+    """Set ``row.thumbnail`` for image rows, passing the listing's ETag and modified time."""
+    thumbnails = optional_module("mediahub.thumbnails")
+    if thumbnails is None or not rows:
+        return
+    try:
+        if hasattr(thumbnails, "thumbnails"):  # one query for the whole page
+            found = thumbnails.thumbnails(
+                [row.entry for row in rows], storage=storage, alias="admin"
+            )
+            for row, thumb in zip(rows, found, strict=True):
+                row.thumbnail = thumb.url
+            return
+    except Exception:  # a thumbnail must never break the page
+        logger.warning("No thumbnails for a page of the %s storage.", storage, exc_info=True)
+        return
+    for row in rows:
+        row.thumbnail = _thumbnail(thumbnails, storage, row.entry)
+
+
+def validate_prefix(path: str, prefix: str) -> str:
+    """A name-prefix filter is one partial segment: no ``/``, nothing the validator refuses."""
+    if "/" in prefix:
+        raise LibraryError(_("The name filter cannot contain '/'; open the folder instead."))
+    validate_name(path + prefix)
+    return prefix
+
+
+def optional_module(name: str):
+    """Import an optional sibling feature (links, thumbnails) if it is installed."""
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def _thumbnail(thumbnails, storage: str, entry: FileEntry) -> str | None:
+    try:
+        return thumbnails.thumbnail_url(
+            entry.path,
+            storage=storage,
+            alias="admin",
+            source_etag=entry.etag,
+            source_modified=entry.modified,
+        )
+    except Exception:  # a thumbnail must never break the page
+        logger.warning("No thumbnail for %r in the %s storage.", entry.path, storage, exc_info=True)
+        return None
+
+
+def file_url(
+    storage: str,
+    name: str,
+    *,
+    user: Any = None,
+    expires_in: int | None = None,
+    inline: bool = False,
+) -> str | None:
+    """The public URL of a public file, or a signed link to a private one.
+
+    ``None`` when no link can be made (signed links not installed, or failing):
+    the page then shows the name without a link.
+    """
+    validate_name(name)
+    try:
+        if storage == "public":
+            return get_storage(storage).url(name)
+        links = optional_module("mediahub.links")
+        if links is None or not hasattr(links, "sign"):
+            return None
+        return links.sign(
+            name,
+            storage=storage,
+            user=user if user is not None and user.is_authenticated else None,
+            expires_in=expires_in,
+            inline=inline,
+        )
+    except (ClientError, BotoCoreError, ValueError, LookupError):
+        logger.warning("No link for %r in the %s storage.", name, storage, exc_info=True)
+        return None
+
+
+def sign_link(
+    name: str,
+    *,
+    expires_in: int,
+    inline: bool = False,
+    user: Any = None,
+    storage: str = "private",
+) -> str:
+    """A signed link to a private file, for the details page's generator."""
+    validate_name(name)
+    links = optional_module("mediahub.links")
+    if links is None or not hasattr(links, "sign"):
+        raise LibraryError(_("Signed links are not available (mediahub.links is not installed)."))
+    try:
+        return links.sign(name, storage=storage, user=user, expires_in=expires_in, inline=inline)
+    except ValueError as exc:
+        raise LibraryError(str(exc)) from None
+
+
+def details(storage: str, name: str) -> FileRow:
+    """Metadata of one file (one HEAD request); ``FileNotFoundError`` if missing."""
+    validate_name(name)
+    entry = get_storage(storage).stat(name)
+    row = FileRow(entry=entry, content_type=guess_type(name))
+    if storage == "public":
+        row.url = file_url(storage, name)
+    if row.is_image:
+        add_thumbnails(storage, [row])
+    return row
+
+
+# -- upload policy -------------------------------------------------------------------
+@dataclass(frozen=True)
+class UploadPolicy:
+    """How an accepted upload is written: its content type and disposition."""
+
+    name: str
+    content_type: str
+    content_disposition: str | None = None
+
+    def object_parameters(self) -> dict[str, str]:
+        params = {"ContentType": self.content_type}
+        if self.content_disposition:
+            params["ContentDisposition"] = self.content_disposition
+        return params
+
+
+def is_active_content(name: str, *types: str | None) -> bool:
+    """True for files a browser may execute (HTML, SVG, XML) when served inline."""
+    extension = posixpath.splitext(name)[1].lower()
+    if extension in ACTIVE_EXTENSIONS:
+        return True
+    return any((t or "").split(";")[0].strip().lower() in ACTIVE_TYPES for t in types)
+
+
+def check_upload(
+    storage: str, path: str, filename: str, size: int, declared_type: str | None = None
+) -> UploadPolicy:
+    """Accept or refuse an upload of ``filename`` (``size`` bytes) into ``path``.
+
+    Limits come from ``MEDIAHUB``: ``UPLOAD_MAX_SIZE``, ``UPLOAD_ALLOWED_TYPES``
+    and ``ACTIVE_CONTENT`` (HTML/SVG/XML in the public storage: served as an
+    attachment, or refused). The content type stored is the one guessed from
+    the name, so what was checked is what S3 serves.
+    """
+    if not isinstance(filename, str) or not filename or len(filename) > MAX_SEGMENT_CHARS:
+        raise LibraryError(_("File names must be 1 to 255 characters long."))
+    name = join(path, filename)
+    if not isinstance(size, int) or size < 0:
+        raise LibraryError(_("The file size is missing or invalid."))
+    if size > app_settings.UPLOAD_MAX_SIZE:
+        raise LibraryError(
+            _("%(name)s is too large (%(size)s bytes; the limit is %(limit)s bytes).")
+            % {"name": filename, "size": size, "limit": app_settings.UPLOAD_MAX_SIZE}
+        )
+    content_type = guess_type(name)
+    allowed = app_settings.UPLOAD_ALLOWED_TYPES
+    if allowed is not None and not any(
+        fnmatch.fnmatchcase(content_type, pattern) for pattern in allowed
+    ):
+        raise LibraryError(
+            _("%(name)s has type %(type)s, which is not allowed here (allowed: %(allowed)s).")
+            % {"name": filename, "type": content_type, "allowed": ", ".join(allowed)}
+        )
+    disposition = None
+    if storage == "public" and is_active_content(name, content_type, declared_type):
+        if app_settings.ACTIVE_CONTENT == "refuse":
+            raise LibraryError(
+                _(
+                    "%(name)s is HTML, SVG or XML, which the public storage refuses "
+                    "(a browser could run it as a page); upload it to the private storage."
+                )
+                % {"name": filename}
+            )
+        disposition = "attachment"
+    return UploadPolicy(name=name, content_type=content_type, content_disposition=disposition)
+
+
+def with_object_parameters(storage: Storage, params: dict[str, str]) -> Storage:
+    """A copy of an S3 storage writing ``params`` on every object (other storages: as is)."""
+    if not isinstance(storage, MediaS3Storage):
+        return storage
+    clone = copy.copy(storage)
+    clone.object_parameters = {**storage.object_parameters, **params}
+    return clone
+
+
+def save_upload(storage: str, path: str, uploaded) -> str:
+    """Save a file uploaded through Django; returns the final name (never overwrites).
+
+    Files at or above ``DIRECT_UPLOAD_THRESHOLD`` must go straight to S3
+    (:mod:`mediahub.library.uploads`), so the app server never holds them.
+    """
+    size = uploaded.size
+    policy = check_upload(storage, path, uploaded.name, size, uploaded.content_type)
+    target = get_storage(storage)
+    if size >= app_settings.DIRECT_UPLOAD_THRESHOLD and isinstance(target, MediaS3Storage):
+        raise LibraryError(
+            _(
+                "%(name)s is too large to go through the site; the library uploads files "
+                "of %(limit)s bytes or more directly to storage (JavaScript needed)."
+            )
+            % {"name": uploaded.name, "limit": app_settings.DIRECT_UPLOAD_THRESHOLD}
+        )
+    writer = with_object_parameters(target, policy.object_parameters())
+    return writer.save(policy.name, uploaded)
+
+
+# -- folders -------------------------------------------------------------------------
+def _client(storage: MediaS3Storage):
+    return storage.connection.meta.client
+
+
+def folder_exists(storage: Storage, path: str) -> bool:
+    """True when anything (an object or the folder marker) has the prefix ``path``."""
+    validate_folder(path)
+    if isinstance(storage, MediaS3Storage):
+        answer = _client(storage).list_objects_v2(
+            Bucket=storage.bucket_name, Prefix=storage._folder_key(path), MaxKeys=1
+        )
+        return answer.get("KeyCount", 0) > 0
+    try:
+        folders, files = storage.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    parent = posixpath.dirname(path.rstrip("/"))
+    name = posixpath.basename(path.rstrip("/"))
+    if not folders and not files:
+        # An empty directory exists when its parent lists it.
+        try:
+            return name in storage.listdir(parent)[0]
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def create_folder(storage: str, path: str, name: str) -> str:
+    """Create the folder ``path + name + "/"``; refuses a name that exists."""
+    if not isinstance(name, str) or not name or len(name) > MAX_SEGMENT_CHARS:
+        raise LibraryError(_("Folder names must be 1 to 255 characters long."))
+    folder = join(path, name) + "/"
+    validate_folder(folder)
+    target = get_storage(storage)
+    if isinstance(target, MediaS3Storage):
+        if folder_exists(target, folder):
+            raise LibraryError(_("A folder named %(name)s exists already.") % {"name": name})
+        try:
+            _client(target).put_object(
+                Bucket=target.bucket_name,
+                Key=target._folder_key(folder),
+                Body=b"",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if _is_precondition_failed(error):
+                raise LibraryError(
+                    _("A folder named %(name)s exists already.") % {"name": name}
+                ) from None
+            raise
+        return folder
+    if folder_exists(target, folder):
+        raise LibraryError(_("A folder named %(name)s exists already.") % {"name": name})
+    if hasattr(target, "_resolve"):  # Django's InMemoryStorage
+        from django.core.files.storage.memory import InMemoryDirNode
+
+        target._resolve(folder.rstrip("/"), create_if_missing=True, leaf_cls=InMemoryDirNode)
+    else:
+        import os
+
+        os.makedirs(target.path(folder.rstrip("/")), exist_ok=True)
+    return folder
+
+
+@dataclass
+class FolderContents:
+    """Every object under a folder (up to the operation limit)."""
+
+    path: str
+    files: list[FileEntry] = field(default_factory=list)
+    #: Raw keys under the folder that mediahub refuses to address by name.
+    invalid: list[str] = field(default_factory=list)
+    #: The folder's own marker object exists (S3).
+    marker: bool = False
+    truncated: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.files) + len(self.invalid)
+
+
+def folder_contents(storage: str, path: str, *, limit: int | None = None) -> FolderContents:
+    """All objects under ``path`` (recursively), stopping after ``limit`` + 1."""
+    validate_folder(path)
+    if not path:
+        raise LibraryError(_("The root folder cannot be moved or deleted."))
+    limit = app_settings.FOLDER_OPERATION_LIMIT if limit is None else limit
+    target = get_storage(storage)
+    contents = FolderContents(path=path)
+    for entry in _walk(target, path):
+        if entry is None:
+            contents.marker = True
+            continue
+        if contents.count >= limit:
+            contents.truncated = True
+            break
+        if entry.valid:
+            contents.files.append(entry)
+        else:
+            contents.invalid.append(entry.path)
+    return contents
+
+
+def _walk(storage: Storage, path: str) -> Iterator[FileEntry | None]:
+    """Every object under ``path``; ``None`` stands for the folder's marker object."""
+    if isinstance(storage, MediaS3Storage):
+        folder_key = storage._folder_key(path)
+        paginator = _client(storage).get_paginator("list_objects_v2")
+        for answer in paginator.paginate(Bucket=storage.bucket_name, Prefix=folder_key):
+            for item in answer.get("Contents", ()):
+                if item["Key"] == folder_key:
+                    yield None
+                    continue
+                yield FileEntry(
+                    path=storage._relative(item["Key"]),
+                    size=item["Size"],
+                    modified=item.get("LastModified"),
+                    etag=item.get("ETag", "").strip('"') or None,
+                )
+        return
+    stack = [path]
+    while stack:
+        folder = stack.pop()
+        cursor = None
+        while True:
+            page = storage.list_folder(folder, cursor=cursor, page_size=1000)
+            yield from page.files
+            stack.extend(sub.path for sub in page.folders)
+            if not page.has_next:
+                break
+            cursor = page.next_cursor
+
+
+def delete_file(storage: str, name: str) -> None:
+    """Delete one file; ``FileNotFoundError`` when it does not exist."""
+    validate_name(name)
+    target = get_storage(storage)
+    target.stat(name)  # a clear "missing" message rather than a silent no-op
+    target.delete(name)
+
+
+def delete_folder(storage: str, path: str) -> int:
+    """Delete everything under ``path`` (up to the operation limit); returns the count."""
+    contents = folder_contents(storage, path)
+    if contents.truncated:
+        raise LibraryError(
+            _(
+                "%(path)s holds more than %(limit)s objects, more than the library deletes "
+                "at once; delete its sub-folders first, or use mediahub_sync."
+            )
+            % {"path": path, "limit": app_settings.FOLDER_OPERATION_LIMIT}
+        )
+    target = get_storage(storage)
+    if isinstance(target, MediaS3Storage):
+        keys = [target._folder_key(path) + _rest(path, e.path) for e in contents.files]
+        keys += [target._folder_key(path) + _rest(path, raw) for raw in contents.invalid]
+        if contents.marker:
+            keys.append(target._folder_key(path))
+        _delete_keys(target, keys)
+        return contents.count
+    for entry in contents.files:
+        target.delete(entry.path)
+    return contents.count
+
+
+def _rest(path: str, name: str) -> str:
+    return name[len(path) :]
+
+
+def _delete_keys(storage: MediaS3Storage, keys: list[str]) -> None:
+    """Delete exact bucket keys, 1000 per request; raise if any could not be deleted."""
+    client = _client(storage)
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        answer = client.delete_objects(
+            Bucket=storage.bucket_name,
+            Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+        )
+        if answer.get("Errors"):
+            raise LibraryError(
+                _("%(count)s objects could not be deleted; try again.")
+                % {"count": len(answer["Errors"])}
+            )
+
+
+# -- copy, verify, delete -----------------------------------------------------------
+def _exists(storage: Storage, name: str) -> bool:
+    try:
+        storage.stat(name)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _verify(source: FileEntry, copied: FileEntry, storages: tuple[Storage, Storage]) -> bool:
+    """A copy is good when sizes match and, where S3 keeps it, the ETag too."""
+    if source.size != copied.size:
+        return False
+    both_s3 = all(isinstance(s, MediaS3Storage) for s in storages)
+    simple = source.etag and copied.etag and "-" not in source.etag and "-" not in copied.etag
+    if both_s3 and simple:
+        return source.etag == copied.etag
+    return True
+
+
+def _copy_verified(
+    source_storage: Storage,
+    source: FileEntry,
+    target_storage: Storage,
+    target_name: str,
+    *,
+    params: dict[str, str] | None = None,
+) -> None:
+    """Copy ``source`` to ``target_name`` and verify it; remove a bad copy and raise."""
+    if params and isinstance(target_storage, MediaS3Storage):
+        _copy_replacing_metadata(source_storage, source.path, target_storage, target_name, params)
+    else:
+        target_storage.copy(source.path, target_name, source=source_storage)
+    try:
+        copied = target_storage.stat(target_name)
+    except FileNotFoundError:
+        copied = None
+    if copied is None or not _verify(source, copied, (source_storage, target_storage)):
+        if copied is not None:
+            target_storage.delete(target_name)
+        raise LibraryError(
+            _("The copy of %(name)s did not match the original; nothing was changed.")
+            % {"name": source.path}
+        )
+
+
+def _copy_replacing_metadata(
+    source: Storage, source_name: str, target: MediaS3Storage, target_name: str, params
+) -> None:
+    """Server-side copy that sets new headers (e.g. ``ContentDisposition: attachment``)."""
+    if not target.can_copy_from(source):
+        key = target._key(target_name)
+        with source.open(source_name, "rb") as handle:
+            _client(target).upload_fileobj(
+                handle,
+                target.bucket_name,
+                key,
+                ExtraArgs={**target._get_write_parameters(key, handle), **params},
+                Config=target.transfer_config,
+            )
+        return
+    extra: dict[str, Any] = {"MetadataDirective": "REPLACE", **params}
+    if target.default_acl:
+        extra["ACL"] = target.default_acl
+    _client(target).copy(
+        {"Bucket": source.bucket_name, "Key": source._key(source_name)},
+        target.bucket_name,
+        target._key(target_name),
+        ExtraArgs=extra,
+        Config=target.transfer_config,
+    )
+
+
+def move_file(storage: str, name: str, new_name: str) -> str:
+    """Rename/move a file inside its storage: copy, verify, then delete the original.
+
+    Refuses when ``new_name`` exists (never overwrites). Returns ``new_name``.
+    """
+    validate_name(name)
+    validate_name(new_name)
+    if name == new_name:
+        raise LibraryError(_("The new name is the same as the old one."))
+    target = get_storage(storage)
+    source = target.stat(name)
+    if _exists(target, new_name):
+        raise LibraryError(
+            _("%(name)s exists already; choose another name (nothing is overwritten).")
+            % {"name": new_name}
+        )
+    _copy_verified(target, source, target, new_name)
+    target.delete(name)
+    return new_name
+
+
+def move_folder(storage: str, path: str, new_path: str) -> int:
+    """Move every object of folder ``path`` to ``new_path``; returns the count.
+
+    All copies are made and verified before any original is deleted; a failure
+    removes the copies made so far and leaves the originals untouched.
+    """
+    validate_folder(path)
+    validate_folder(new_path)
+    if not new_path or new_path == path:
+        raise LibraryError(_("Choose a different folder name."))
+    if new_path.startswith(path):
+        raise LibraryError(_("A folder cannot be moved into itself."))
+    contents = folder_contents(storage, path)
+    if contents.truncated:
+        raise LibraryError(
+            _("%(path)s holds more than %(limit)s objects, more than the library moves at once.")
+            % {"path": path, "limit": app_settings.FOLDER_OPERATION_LIMIT}
+        )
+    if contents.invalid:
+        raise LibraryError(
+            _("%(count)s objects in %(path)s have names mediahub refuses; rename them first.")
+            % {"count": len(contents.invalid), "path": path}
+        )
+    target = get_storage(storage)
+    if folder_exists(target, new_path):
+        raise LibraryError(
+            _("%(path)s exists already; choose another name (nothing is merged or overwritten).")
+            % {"path": new_path}
+        )
+    done: list[str] = []
+    try:
+        for entry in contents.files:
+            new_name = new_path + _rest(path, entry.path)
+            _copy_verified(target, entry, target, new_name)
+            done.append(new_name)
+        if contents.marker and isinstance(target, MediaS3Storage):
+            _client(target).put_object(
+                Bucket=target.bucket_name, Key=target._folder_key(new_path), Body=b""
+            )
+    except BaseException:
+        for new_name in done:
+            try:
+                target.delete(new_name)
+            except (ClientError, BotoCoreError):
+                logger.warning("Could not remove the partial copy %r.", new_name)
+        raise
+    if isinstance(target, MediaS3Storage):
+        keys = [target._folder_key(path) + _rest(path, e.path) for e in contents.files]
+        if contents.marker:
+            keys.append(target._folder_key(path))
+        _delete_keys(target, keys)
+    else:
+        for entry in contents.files:
+            target.delete(entry.path)
+    return len(contents.files)
+
+
+def change_visibility(storage: str, name: str) -> str:
+    """Make a file public (from private) or private (from public); returns the new storage.
+
+    Server-side copy to the other storage, verify, delete the original, then
+    drop the original's thumbnails (they are made again in the new storage).
+    HTML/SVG/XML made public follow ``ACTIVE_CONTENT`` (attachment or refused).
+    """
+    validate_name(name)
+    destination = other_storage(storage)
+    source_storage = get_storage(storage)
+    target_storage = get_storage(destination)
+    source = source_storage.stat(name)
+    params = None
+    if destination == "public" and is_active_content(name):
+        if app_settings.ACTIVE_CONTENT == "refuse":
+            raise LibraryError(
+                _("%(name)s is HTML, SVG or XML, which the public storage refuses.")
+                % {"name": name}
+            )
+        params = {"ContentType": guess_type(name), "ContentDisposition": "attachment"}
+    if _exists(target_storage, name):
+        raise LibraryError(
+            _(
+                "A file named %(name)s exists already in the %(storage)s storage; "
+                "rename one of them first (nothing is overwritten)."
+            )
+            % {"name": name, "storage": destination}
+        )
+    _copy_verified(source_storage, source, target_storage, name, params=params)
+    source_storage.delete(name)
+    thumbnails = optional_module("mediahub.thumbnails")
+    if thumbnails is not None and hasattr(thumbnails, "delete_thumbnails"):
+        try:
+            thumbnails.delete_thumbnails(name, storage=storage)
+        except Exception:  # the move succeeded; stale thumbnails are only clutter
+            logger.warning("Could not delete the thumbnails of %r.", name, exc_info=True)
+    return destination
