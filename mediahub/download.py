@@ -93,4 +93,5 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         )
     for header, value in HEADERS.items():
         response[header] = value
+    response.setdefault("Content-Security-Policy", "default-src 'none'")
     return response
