@@ -1,0 +1,335 @@
+"""``mediahub_audit``: find (and repair) private objects anyone can read.
+
+For the **private** storage, what makes an object readable by anyone:
+
+* an object ACL granting ``AllUsers`` / ``AuthenticatedUsers`` (a backup restore or a
+  bulk push with ``--acl public-read``); only where the bucket has ACLs: on buckets
+  with Object Ownership "bucket owner enforced" (the AWS default since 2023) ACLs are
+  reported as not applicable;
+* a bucket policy statement allowing anonymous ``s3:GetObject`` on the storage's keys;
+* Block Public Access switched off (the guard against both);
+* and, whatever the cause, an anonymous GET that succeeds: a sample of objects is
+  probed with an unsigned request, as a stranger would send it.
+
+For the **public** storage, the reverse: objects a stranger cannot read.
+
+``fix=True`` resets object ACLs (``private`` on the private storage, ``public-read`` on
+a public storage that uses ACLs); bucket policies and Block Public Access are changed
+only with ``fix_policy=True``. Fixes are verified by probing again, and running the
+audit twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+from django.core.files.storage import Storage
+
+from mediahub import retry
+from mediahub.operations import bucket
+from mediahub.operations.objects import (
+    StoredObject,
+    base_prefix,
+    client,
+    describe_storage,
+    is_s3,
+    iter_objects,
+    same_bucket,
+)
+from mediahub.operations.progress import NoProgress, Progress
+from mediahub.storage import get_storage, visibility_of
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass
+class Finding:
+    """One exposure (or risk) found, and what ``--fix`` did about it."""
+
+    kind: str  # object-acl, bucket-policy, block-public-access, anonymous-read, not-readable
+    target: str  # an object name, or the bucket
+    detail: str
+    severity: str = ERROR
+    fixed: bool = False
+    change: str = ""  # what was changed, or why nothing was
+
+    @property
+    def open(self) -> bool:
+        return self.severity == ERROR and not self.fixed
+
+
+@dataclass
+class AuditReport:
+    """The audit of one storage."""
+
+    alias: str
+    visibility: str
+    location: str
+    acls: str = "unknown"  # "enabled", "not applicable", "unknown"
+    objects: int = 0
+    probed: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: str = ""
+
+    @property
+    def exposed(self) -> list[Finding]:
+        """Findings still open (errors not fixed): the command exits 1 when any."""
+        return [finding for finding in self.findings if finding.open]
+
+    @property
+    def changes(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.fixed]
+
+    def add(self, kind: str, target: str, detail: str, severity: str = ERROR) -> Finding:
+        finding = Finding(kind, target, detail, severity)
+        self.findings.append(finding)
+        return finding
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["exposed"] = len(self.exposed)
+        return data
+
+
+def audit(
+    alias: str,
+    *,
+    fix: bool = False,
+    fix_policy: bool = False,
+    jobs: int | None = None,
+    sample: int | None = None,
+    progress: Progress | None = None,
+    seed: int | None = None,
+) -> AuditReport:
+    """Audit the storage ``alias`` (``"public"``, ``"private"`` or a ``STORAGES`` key)."""
+    from mediahub.conf import app_settings
+
+    storage = get_storage(alias)
+    visibility = visibility_of(storage)
+    report = AuditReport(alias, visibility, describe_storage(storage))
+    if not is_s3(storage):
+        report.skipped = "not an S3 storage (local folders are for development only)"
+        return report
+    jobs = app_settings.OPERATIONS_JOBS if jobs is None else jobs
+    sample = app_settings.AUDIT_PROBE_SAMPLE if sample is None else sample
+    auditor = _Auditor(storage, report, fix, fix_policy, max(1, jobs), progress or NoProgress())
+    auditor.run(sample, random.Random(seed))  # noqa: S311 - sampling, not security
+    return report
+
+
+class _Auditor:
+    def __init__(self, storage, report, fix, fix_policy, jobs, progress) -> None:
+        self.storage: Storage = storage
+        self.report: AuditReport = report
+        self.fix = fix
+        self.fix_policy = fix_policy
+        self.jobs = jobs
+        self.progress = progress
+        self.private = report.visibility == "private"
+        other = get_storage("public" if self.private else "private")
+        #: Two prefixes of one bucket: bucket-wide switches serve both storages.
+        self.shared = same_bucket(storage, other)
+
+    def run(self, sample: int, rng: random.Random) -> None:
+        self.check_block_public_access()
+        self.check_policy()
+        objects = list(iter_objects(self.storage))
+        self.report.objects = len(objects)
+        flagged = self.check_acls(objects)
+        self.probe(objects, flagged, sample, rng)
+
+    # -- bucket level ------------------------------------------------------------------
+    def check_block_public_access(self) -> None:
+        if not self.private:
+            return
+        try:
+            current = bucket.public_access_block(self.storage)
+        except bucket.NotSupported as error:
+            self.report.notes.append(f"Block Public Access: not supported ({error})")
+            return
+        off = [name for name, value in current.items() if not value]
+        if not off:
+            return
+        finding = self.report.add(
+            "block-public-access",
+            self.storage.bucket_name,
+            "Block Public Access is off (" + ", ".join(off) + ")",
+            WARNING if self.shared else ERROR,
+        )
+        if self.shared:
+            finding.change = "bucket shared with the public storage: left as is"
+        elif not self.fix_policy:
+            finding.change = "not changed: run with --fix --fix-policy to block public access"
+        elif self.fix:
+            bucket.put_public_access_block(self.storage, dict(bucket.BLOCK_ALL))
+            finding.fixed = True
+            finding.change = "turned all four Block Public Access switches on"
+
+    def check_policy(self) -> list[bucket.PolicyGrant]:
+        try:
+            document = bucket.bucket_policy(self.storage)
+        except bucket.NotSupported as error:
+            self.report.notes.append(f"bucket policy: not supported ({error})")
+            return []
+        grants = bucket.public_read_grants(document, self.storage)
+        if self.private:
+            for grant in grants:
+                finding = self.report.add(
+                    "bucket-policy",
+                    self.storage.bucket_name,
+                    f"policy {grant.label} lets anyone read the private objects"
+                    + (" (under conditions: review them)" if grant.conditional else ""),
+                )
+                if self.shared:
+                    finding.change = (
+                        "not changed: the bucket is shared with the public storage; "
+                        "narrow the statement's Resource to the public prefix"
+                    )
+                elif not self.fix_policy:
+                    finding.change = "not changed: run with --fix --fix-policy to remove it"
+            if grants and self.fix and self.fix_policy and not self.shared:
+                bucket.put_bucket_policy(self.storage, bucket.without_statements(document, grants))
+                for finding in self.report.findings:
+                    if finding.kind == "bucket-policy":
+                        finding.fixed = True
+                        finding.change = "removed the statement from the bucket policy"
+            return grants
+        if not grants and not bucket.storage_uses_acls(self.storage):
+            finding = self.report.add(
+                "not-readable",
+                self.storage.bucket_name,
+                "no bucket policy statement lets anyone read the public objects",
+            )
+            if not self.fix_policy:
+                finding.change = "not changed: run with --fix --fix-policy to add one"
+            elif self.fix:
+                self._make_public_by_policy(document)
+                finding.fixed = True
+                finding.change = (
+                    "added a public-read statement (MediahubPublicRead) for "
+                    f"{base_prefix(self.storage)}* and allowed public policies"
+                )
+        return grants
+
+    def _make_public_by_policy(self, document: dict | None) -> None:
+        try:
+            switches = bucket.public_access_block(self.storage)
+        except bucket.NotSupported:
+            switches = None
+        if switches and (switches["BlockPublicPolicy"] or switches["RestrictPublicBuckets"]):
+            switches.update(BlockPublicPolicy=False, RestrictPublicBuckets=False)
+            bucket.put_public_access_block(self.storage, switches)
+        document = document or {"Version": "2012-10-17", "Statement": []}
+        statements = list(document.get("Statement") or [])
+        statements.append(bucket.public_read_statement(self.storage))
+        bucket.put_bucket_policy(self.storage, {**document, "Statement": statements})
+
+    # -- objects ---------------------------------------------------------------------
+    def check_acls(self, objects: list[StoredObject]) -> set[str]:
+        """Check every object's ACL (private; public storages using ACLs); flagged keys."""
+        if not self.private and not bucket.storage_uses_acls(self.storage):
+            self.report.acls = "not used"
+            return set()
+        if not bucket.acls_enabled(self.storage):
+            self.report.acls = "not applicable"
+            return set()
+        self.report.acls = "enabled"
+        self.progress.label = f"Checking ACLs ({self.report.alias})"
+        self.progress.set_total(len(objects))
+        s3 = client(self.storage)
+        name = self.storage.bucket_name
+
+        def check(item: StoredObject) -> tuple[StoredObject, list[str] | None]:
+            try:
+                acl = retry.call(s3.get_object_acl, Bucket=name, Key=item.key)
+            except ClientError as error:
+                if retry.error_code(error) == "AccessControlListNotSupported":
+                    return item, None
+                if retry.error_status(error) == 404:  # deleted meanwhile
+                    return item, []
+                raise
+            finally:
+                self.progress.advance()
+            return item, bucket.public_grants(acl)
+
+        flagged: set[str] = set()
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            results = list(pool.map(check, objects))
+        self.progress.close()
+        if any(grants is None for _item, grants in results):
+            self.report.acls = "not applicable"
+            return flagged
+        fixes = []
+        for item, grants in results:
+            if self.private and grants:
+                finding = self.report.add(
+                    "object-acl", item.name, "ACL grants " + ", ".join(grants)
+                )
+                flagged.add(item.key)
+                fixes.append((item, finding, "private"))
+            elif not self.private and not any(g.startswith("AllUsers:") for g in grants):
+                finding = self.report.add(
+                    "not-readable", item.name, "ACL does not grant AllUsers READ"
+                )
+                flagged.add(item.key)
+                fixes.append((item, finding, "public-read"))
+        if self.fix and fixes:
+            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                list(pool.map(lambda job: self._fix_acl(s3, *job), fixes))
+        return flagged
+
+    def _fix_acl(self, s3, item: StoredObject, finding: Finding, acl: str) -> None:
+        try:
+            retry.call(s3.put_object_acl, Bucket=self.storage.bucket_name, Key=item.key, ACL=acl)
+        except Exception as error:
+            finding.change = "could not fix: " + retry.describe(error)
+            return
+        finding.fixed = True
+        finding.change = f"set the object ACL to {acl}"
+
+    def probe(self, objects, flagged, sample, rng) -> None:
+        """Anonymous GETs (after any fix) on the flagged objects and a random sample."""
+        if sample <= 0 or not objects:
+            return
+        chosen = [item for item in objects if item.key in flagged][:sample]
+        others = [item for item in objects if item.key not in flagged]
+        chosen += rng.sample(others, min(len(others), max(0, sample - len(chosen))))
+        self.report.probed = len(chosen)
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            readable = list(
+                pool.map(lambda i: bucket.anonymously_readable(self.storage, i.key), chosen)
+            )
+        expected = not self.private
+        by_name = {f.target: f for f in self.report.findings if f.kind in _OBJECT_KINDS}
+        for item, is_readable in zip(chosen, readable, strict=True):
+            earlier = by_name.get(item.name)
+            if is_readable == expected:
+                if earlier and earlier.fixed:
+                    earlier.change += " (verified: anonymous GET " + (
+                        "refused)" if self.private else "allowed)"
+                    )
+                continue
+            if earlier and not earlier.fixed:
+                continue  # already reported, and not fixed: no second finding
+            if self.private:
+                detail = "an anonymous GET succeeds"
+            else:
+                detail = "an anonymous GET is refused"
+            finding = self.report.add(
+                "anonymous-read" if self.private else "not-readable", item.name, detail
+            )
+            finding.change = _probe_hint(self.private, self.fix, self.fix_policy)
+
+
+_OBJECT_KINDS = ("object-acl", "not-readable")
+
+
+def _probe_hint(private: bool, fix: bool, fix_policy: bool) -> str:
+    if not fix or not fix_policy:
+        return "not changed: run with --fix --fix-policy (the bucket policy or settings allow it)"
+    return "still " + ("readable" if private else "refused") + ": check the provider's settings"

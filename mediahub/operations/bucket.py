@@ -1,0 +1,246 @@
+"""Bucket-level settings read and written through a storage's own client.
+
+Block Public Access, the bucket policy (which statements let anyone read the
+storage's objects), the ACL mode (ACLs are disabled on AWS buckets created since
+April 2023), CORS rules, and the anonymous probe that asks S3 itself whether a
+stranger can read an object.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+from django.core.files.storage import Storage
+
+from mediahub import retry
+from mediahub.operations.objects import anonymous_client, base_prefix, client
+
+#: The four Block Public Access switches, all on: nothing in the bucket can be public.
+BLOCK_ALL = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+#: Grantees of an ACL that mean "anyone".
+PUBLIC_GRANTEES = {
+    "http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers",
+}
+#: Answers of an anonymous GET that prove the object is readable (416: empty object).
+READABLE_STATUSES = frozenset({200, 206, 304, 416})
+#: S3 actions that allow reading an object.
+_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+#: Error codes saying a bucket has no such configuration (an answer, not a failure).
+_MISSING = {
+    "NoSuchPublicAccessBlockConfiguration",
+    "NoSuchBucketPolicy",
+    "NoSuchCORSConfiguration",
+    "OwnershipControlsNotFoundError",
+}
+#: Error codes saying the provider does not implement the request.
+UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "UnsupportedOperation", "501"}
+
+
+class NotSupported(Exception):
+    """The S3 provider does not implement this request (reported, not fatal)."""
+
+
+def _read(storage: Storage, method: str, policy: retry.RetryPolicy | None = None, **kwargs):
+    """Call a ``get_bucket_*`` method; None when the configuration does not exist."""
+    s3 = client(storage)
+    try:
+        return retry.call(getattr(s3, method), policy=policy, Bucket=storage.bucket_name, **kwargs)
+    except ClientError as error:
+        code = retry.error_code(error)
+        if code in _MISSING or (code == "NoSuchKey" and method == "get_bucket_cors"):
+            return None
+        if code in UNSUPPORTED or retry.error_status(error) == 501:
+            raise NotSupported(retry.describe(error)) from None
+        raise
+
+
+# -- Block Public Access ---------------------------------------------------------------
+def public_access_block(storage: Storage) -> dict[str, bool]:
+    """The bucket's Block Public Access switches (all False when none is set)."""
+    answer = _read(storage, "get_public_access_block")
+    config = (answer or {}).get("PublicAccessBlockConfiguration", {})
+    return {name: bool(config.get(name, False)) for name in BLOCK_ALL}
+
+
+def put_public_access_block(storage: Storage, config: dict[str, bool]) -> None:
+    retry.call(
+        client(storage).put_public_access_block,
+        Bucket=storage.bucket_name,
+        PublicAccessBlockConfiguration=config,
+    )
+
+
+# -- bucket policy -----------------------------------------------------------------------
+def bucket_policy(storage: Storage) -> dict[str, Any] | None:
+    """The bucket policy as a dict (None when the bucket has none)."""
+    answer = _read(storage, "get_bucket_policy")
+    if not answer:
+        return None
+    return json.loads(answer["Policy"])
+
+
+def put_bucket_policy(storage: Storage, document: dict[str, Any] | None) -> None:
+    """Write the policy, or delete it when ``document`` has no statement left."""
+    s3 = client(storage)
+    if not document or not document.get("Statement"):
+        retry.call(s3.delete_bucket_policy, Bucket=storage.bucket_name)
+    else:
+        retry.call(s3.put_bucket_policy, Bucket=storage.bucket_name, Policy=json.dumps(document))
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _is_anyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        return "*" in _as_list(principal.get("AWS"))
+    return False
+
+
+def _matches(pattern: str, value: str) -> bool:
+    # Policy wildcards are * and ?; fnmatch's [...] has no meaning there.
+    pattern = pattern.replace("[", "[[]")
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+@dataclass(frozen=True)
+class PolicyGrant:
+    """A policy statement that lets anyone read (some of) the storage's objects."""
+
+    index: int
+    sid: str
+    conditional: bool
+
+    @property
+    def label(self) -> str:
+        return f"statement {self.sid!r}" if self.sid else f"statement #{self.index + 1}"
+
+
+def public_read_grants(document: dict[str, Any] | None, storage: Storage) -> list[PolicyGrant]:
+    """The statements of ``document`` that allow anonymous reads under the storage's prefix."""
+    if not document:
+        return []
+    # Any key under the storage's prefix stands for all of them.
+    sample = f"arn:aws:s3:::{storage.bucket_name}/{base_prefix(storage)}mediahub-audit-probe"
+    grants = []
+    for index, statement in enumerate(_as_list(document.get("Statement"))):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        if not _is_anyone(statement.get("Principal")):
+            continue
+        actions = _as_list(statement.get("Action"))
+        if not any(_matches(a.lower(), r.lower()) for a in actions for r in _READ_ACTIONS):
+            continue
+        resources = [
+            r.replace("arn:aws-cn:", "arn:aws:") for r in _as_list(statement.get("Resource"))
+        ]
+        if not any(_matches(r, sample) for r in resources):
+            continue
+        grants.append(
+            PolicyGrant(index, str(statement.get("Sid", "")), bool(statement.get("Condition")))
+        )
+    return grants
+
+
+def without_statements(document: dict[str, Any], grants: list[PolicyGrant]) -> dict[str, Any]:
+    """A copy of ``document`` without the given statements."""
+    drop = {grant.index for grant in grants}
+    statements = _as_list(document.get("Statement"))
+    return {**document, "Statement": [s for i, s in enumerate(statements) if i not in drop]}
+
+
+def public_read_statement(storage: Storage) -> dict[str, Any]:
+    """The statement mediahub adds to make a public storage readable by anyone."""
+    return {
+        "Sid": "MediahubPublicRead",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::{storage.bucket_name}/{base_prefix(storage)}*"],
+    }
+
+
+# -- ACLs -------------------------------------------------------------------------------
+def acls_enabled(storage: Storage) -> bool:
+    """False when the bucket's Object Ownership is "bucket owner enforced" (ACLs disabled)."""
+    try:
+        answer = _read(storage, "get_bucket_ownership_controls")
+    except NotSupported:
+        return True
+    rules = (answer or {}).get("OwnershipControls", {}).get("Rules", [])
+    return not any(rule.get("ObjectOwnership") == "BucketOwnerEnforced" for rule in rules)
+
+
+def public_grants(acl: dict[str, Any]) -> list[str]:
+    """``["AllUsers:READ", ...]``: the grants of an object ACL that open it to anyone."""
+    found = []
+    for grant in acl.get("Grants", ()):
+        who = PUBLIC_GRANTEES.get(grant.get("Grantee", {}).get("URI", ""))
+        if who:
+            found.append(f"{who}:{grant.get('Permission')}")
+    return found
+
+
+def storage_uses_acls(storage: Storage) -> bool:
+    """True when the (public) storage makes objects readable with a ``public-read`` ACL."""
+    acl = getattr(storage, "default_acl", None) or getattr(storage, "object_parameters", {}).get(
+        "ACL"
+    )
+    return acl in ("public-read", "public-read-write")
+
+
+# -- anonymous probe -------------------------------------------------------------------------
+def anonymous_status(storage: Storage, key: str) -> int:
+    """HTTP status of an unsigned one-byte GET of ``key``: what a stranger gets."""
+    s3 = anonymous_client(storage)
+
+    def probe() -> int:
+        try:
+            answer = s3.get_object(Bucket=storage.bucket_name, Key=key, Range="bytes=0-0")
+        except ClientError as error:
+            status = retry.error_status(error) or 0
+            if status >= 500:
+                raise
+            return status
+        answer["Body"].close()
+        return answer["ResponseMetadata"]["HTTPStatusCode"]
+
+    return retry.call(probe)
+
+
+def anonymously_readable(storage: Storage, key: str) -> bool:
+    return anonymous_status(storage, key) in READABLE_STATUSES
+
+
+# -- CORS --------------------------------------------------------------------------------------
+def cors_rules(storage: Storage) -> list[dict[str, Any]]:
+    """The bucket's CORS rules (``[]`` when it has none)."""
+    answer = _read(storage, "get_bucket_cors")
+    return list((answer or {}).get("CORSRules", []))
+
+
+def put_cors_rules(storage: Storage, rules: list[dict[str, Any]]) -> None:
+    s3 = client(storage)
+    if rules:
+        retry.call(
+            s3.put_bucket_cors,
+            Bucket=storage.bucket_name,
+            CORSConfiguration={"CORSRules": rules},
+        )
+    else:
+        retry.call(s3.delete_bucket_cors, Bucket=storage.bucket_name)

@@ -1,0 +1,261 @@
+"""``mediahub_doctor``: a live check of each storage against its S3 endpoint.
+
+Per storage: the bucket is reachable, the credentials sign requests S3 accepts (a
+small probe object is written and deleted), the region matches, a stranger can read
+the public storage and cannot read the private one (unsigned GET of the probe
+object), no bucket policy opens the private storage, Block Public Access, CORS
+rules, and the clock skew between this machine and S3 (``Date`` header): presigned
+URLs and signatures fail when the clocks disagree.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.core.files.storage import Storage
+
+from mediahub import retry
+from mediahub.operations import bucket
+from mediahub.operations.objects import client, describe_storage, is_s3, key_of, same_bucket
+from mediahub.operations.transfer import write_parameters
+from mediahub.storage import get_storage, visibility_of
+
+OK, WARNING, FAIL, SKIP = "ok", "warning", "fail", "skip"
+#: Clock skew (seconds) above which doctor warns, and fails (S3 refuses requests
+#: skewed by 15 minutes; presigned URLs of a few minutes break long before).
+SKEW_WARNING, SKEW_FAIL = 30, 300
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class StorageHealth:
+    alias: str
+    visibility: str
+    location: str
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, status: str, detail: str = "") -> Check:
+        check = Check(name, status, detail)
+        self.checks.append(check)
+        return check
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if check.status == FAIL]
+
+
+@dataclass
+class DoctorReport:
+    storages: list[StorageHealth] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(health.failed for health in self.storages)
+
+    def counts(self) -> dict[str, int]:
+        counts = {OK: 0, WARNING: 0, FAIL: 0, SKIP: 0}
+        for health in self.storages:
+            for check in health.checks:
+                counts[check.status] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "storages": [asdict(s) for s in self.storages],
+        }
+
+
+def diagnose(aliases: list[str], *, clock: Callable[[], float] = time.time) -> DoctorReport:
+    """Check each storage in ``aliases``; ``clock`` gives this machine's time."""
+    report = DoctorReport()
+    for alias in aliases:
+        storage = get_storage(alias)
+        health = StorageHealth(alias, visibility_of(storage), describe_storage(storage))
+        report.storages.append(health)
+        if not is_s3(storage):
+            health.add("storage", SKIP, "local storage: for development only, nothing to check")
+            continue
+        _Doctor(storage, health, clock).run()
+    return report
+
+
+class _Doctor:
+    def __init__(self, storage: Storage, health: StorageHealth, clock) -> None:
+        self.storage = storage
+        self.health = health
+        self.clock = clock
+        self.private = health.visibility == "private"
+        other = get_storage("public" if self.private else "private")
+        self.shared = same_bucket(storage, other)
+
+    def run(self) -> None:
+        if not self.reachable():
+            return
+        for step in (self.region, self.probe, self.policy, self.block_public_access, self.cors):
+            try:
+                step()
+            except Exception as error:  # one failing check must not hide the others
+                self.health.add(step.__name__.replace("_", " "), FAIL, retry.describe(error))
+
+    def reachable(self) -> bool:
+        s3 = client(self.storage)
+        try:
+            answer = retry.call(s3.head_bucket, Bucket=self.storage.bucket_name)
+        except Exception as error:
+            status = retry.error_status(error)
+            if status == 404:
+                detail = f"bucket {self.storage.bucket_name!r} does not exist: check the DSN"
+            elif status == 403:
+                detail = "access denied: check the DSN's credentials and their permissions"
+            else:
+                detail = retry.describe(error)
+            self.health.add("bucket reachable", FAIL, detail)
+            return False
+        self.health.add("bucket reachable", OK, self.storage.bucket_name)
+        self.clock_skew(answer)
+        return True
+
+    def clock_skew(self, answer: dict[str, Any]) -> None:
+        header = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        if not header:
+            self.health.add("clock skew", SKIP, "the server sent no Date header")
+            return
+        skew = self.clock() - parsedate_to_datetime(header).timestamp()
+        detail = f"{skew:+.0f} s against the S3 server"
+        if abs(skew) > SKEW_FAIL:
+            status, detail = FAIL, detail + ": synchronise this machine's clock (NTP)"
+        elif abs(skew) > SKEW_WARNING:
+            status = WARNING
+        else:
+            status = OK
+        self.health.add("clock skew", status, detail)
+
+    def region(self) -> None:
+        answer = _get(self.storage, "get_bucket_location")
+        actual = (answer or {}).get("LocationConstraint") or "us-east-1"
+        if actual == "EU":
+            actual = "eu-west-1"
+        configured = self.storage.region_name or "us-east-1"
+        if actual in (configured, "default", ""):
+            self.health.add("region", OK, configured)
+        else:
+            self.health.add(
+                "region",
+                WARNING,
+                f"bucket is in {actual}, DSN says {configured}: set ?region={actual}",
+            )
+
+    def probe(self) -> None:
+        """Write, read anonymously and delete a small probe object."""
+        name = f".mediahub-doctor/probe-{uuid.uuid4().hex}.txt"
+        key = key_of(self.storage, name)
+        s3 = client(self.storage)
+        params = write_parameters(self.storage, name)
+        try:
+            retry.call(
+                s3.put_object,
+                Bucket=self.storage.bucket_name,
+                Key=key,
+                Body=b"mediahub doctor probe\n",
+                **params,
+            )
+        except Exception as error:
+            self.health.add("credentials (write)", FAIL, retry.describe(error))
+            return
+        try:
+            self.health.add("credentials (write)", OK, "signed write accepted")
+            readable = bucket.anonymously_readable(self.storage, key)
+            if self.private and readable:
+                self.health.add(
+                    "anonymous read",
+                    FAIL,
+                    "a stranger can read the private storage: run mediahub_audit --fix --fix-policy",
+                )
+            elif self.private:
+                self.health.add("anonymous read", OK, "refused, as it should be")
+            elif readable:
+                self.health.add("anonymous read", OK, "allowed, as it should be")
+            else:
+                self.health.add(
+                    "anonymous read",
+                    FAIL,
+                    "a stranger cannot read the public storage: add a public-read bucket "
+                    "policy (mediahub_audit --storage public --fix --fix-policy)",
+                )
+        finally:
+            retry.call(s3.delete_object, Bucket=self.storage.bucket_name, Key=key)
+
+    def policy(self) -> None:
+        if not self.private:
+            return
+        grants = bucket.public_read_grants(bucket.bucket_policy(self.storage), self.storage)
+        if grants and not self.shared:
+            labels = ", ".join(grant.label for grant in grants)
+            self.health.add("bucket policy", FAIL, f"{labels} lets anyone read private objects")
+        elif grants:
+            self.health.add("bucket policy", FAIL, "a public statement covers the private prefix")
+        else:
+            self.health.add("bucket policy", OK, "no public statement")
+
+    def block_public_access(self) -> None:
+        try:
+            switches = bucket.public_access_block(self.storage)
+        except bucket.NotSupported:
+            self.health.add("block public access", SKIP, "not supported by this provider")
+            return
+        off = [name for name, on in switches.items() if not on]
+        if not self.private:
+            detail = "all on" if not off else "off: " + ", ".join(off)
+            self.health.add("block public access", OK, detail)
+        elif not off:
+            self.health.add("block public access", OK, "all four switches on")
+        elif self.shared:
+            self.health.add(
+                "block public access", WARNING, "off (bucket shared with the public storage)"
+            )
+        else:
+            self.health.add(
+                "block public access",
+                FAIL,
+                "off: " + ", ".join(off) + " (run mediahub_audit --fix --fix-policy)",
+            )
+
+    def cors(self) -> None:
+        try:
+            rules = bucket.cors_rules(self.storage)
+        except bucket.NotSupported:
+            self.health.add("cors", SKIP, "not supported by this provider")
+            return
+        method = "PUT" if self.private else "GET"
+        origins = sorted(
+            {
+                o
+                for rule in rules
+                if method in rule.get("AllowedMethods", [])
+                for o in rule.get("AllowedOrigins", [])
+            }
+        )
+        use = "direct uploads" if self.private else "media loaded by JavaScript"
+        if origins:
+            self.health.add("cors", OK, f"{method} allowed from " + ", ".join(origins))
+        else:
+            self.health.add(
+                "cors", WARNING, f"no rule allows {method} ({use}): run mediahub_cors --apply"
+            )
+
+
+def _get(storage: Storage, method: str) -> dict[str, Any] | None:
+    return retry.call(getattr(client(storage), method), Bucket=storage.bucket_name)

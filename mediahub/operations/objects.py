@@ -1,0 +1,152 @@
+"""Listing a whole storage and reaching S3 through the storage's own client.
+
+Every S3 request goes through django-storages' ``connection.meta.client`` (signed)
+or ``unsigned_connection.meta.client`` (anonymous probes) of the storage concerned:
+no second hand-made client. Raw keys are kept as listed: a key mediahub would refuse
+as a name (``a//b``) is still reported (an exposed ``a//b`` is still exposed) but
+never handed to a Storage method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.files.storage import Storage
+
+from mediahub import retry
+from mediahub.names import is_valid_name, validate_folder
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a storage: ``name`` relative to the storage, ``key`` in the bucket."""
+
+    name: str
+    key: str
+    size: int
+    etag: str | None = None
+    modified: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        """False for raw keys mediahub refuses to use as names (``a//b``, ``../x``)."""
+        return is_valid_name(self.name)
+
+
+def is_s3(storage: Storage) -> bool:
+    """True for django-storages S3 storages (the ones with a bucket and a client)."""
+    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+
+
+def client(storage: Storage) -> Any:
+    """The storage's signed boto3 client."""
+    return storage.connection.meta.client
+
+
+def anonymous_client(storage: Storage) -> Any:
+    """The storage's unsigned boto3 client: requests as a stranger would send them."""
+    return storage.unsigned_connection.meta.client
+
+
+def base_prefix(storage: Storage) -> str:
+    """The key prefix of the storage's names (its ``location``), ``""`` or ending in ``/``."""
+    location = (getattr(storage, "location", "") or "").strip("/")
+    return f"{location}/" if location else ""
+
+
+def key_of(storage: Storage, name: str) -> str:
+    """The bucket key of a (validated) object name."""
+    return base_prefix(storage) + name
+
+
+def describe_storage(storage: Storage) -> str:
+    """``s3://bucket/prefix`` (no credentials, no endpoint secrets) or the class name."""
+    if is_s3(storage):
+        return f"s3://{storage.bucket_name}/{base_prefix(storage)}"
+    return type(storage).__name__
+
+
+def same_bucket(first: Storage, second: Storage) -> bool:
+    """True when two S3 storages use the same bucket on the same endpoint."""
+    return (
+        is_s3(first)
+        and is_s3(second)
+        and first.bucket_name == second.bucket_name
+        and first.endpoint_url == second.endpoint_url
+    )
+
+
+def check_prefix(prefix: str) -> str:
+    """Normalise a ``--prefix`` to a folder (``""`` or ``a/b/``) and validate it."""
+    prefix = (prefix or "").strip()
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    validate_folder(prefix)
+    return prefix
+
+
+def iter_objects(
+    storage: Storage,
+    prefix: str = "",
+    *,
+    page_size: int = 1000,
+    policy: retry.RetryPolicy | None = None,
+) -> Iterator[StoredObject]:
+    """Every object under ``prefix`` (a folder), in key order, one listing request per page."""
+    prefix = check_prefix(prefix)
+    if is_s3(storage):
+        yield from _iter_s3(storage, prefix, page_size, policy)
+    else:
+        yield from _iter_generic(storage, prefix)
+
+
+def _iter_s3(storage, prefix, page_size, policy) -> Iterator[StoredObject]:
+    base = base_prefix(storage)
+    kwargs: dict[str, Any] = {
+        "Bucket": storage.bucket_name,
+        "Prefix": base + prefix,
+        "MaxKeys": page_size,
+    }
+    s3 = client(storage)
+    while True:
+        answer = retry.call(s3.list_objects_v2, policy=policy, **kwargs)
+        for item in answer.get("Contents", ()):
+            key = item["Key"]
+            if key.endswith("/") and item.get("Size", 0) == 0:
+                continue  # a folder marker, not a file
+            yield StoredObject(
+                name=key[len(base) :],
+                key=key,
+                size=item["Size"],
+                etag=(item.get("ETag") or "").strip('"') or None,
+                modified=item.get("LastModified"),
+            )
+        token = answer.get("NextContinuationToken")
+        if not answer.get("IsTruncated") or not token:
+            return
+        kwargs["ContinuationToken"] = token
+
+
+def _iter_generic(storage, prefix) -> Iterator[StoredObject]:
+    """Walk a local or in-memory storage folder by folder with its ``list_folder``."""
+    folders = [prefix]
+    while folders:
+        folder = folders.pop(0)
+        cursor = None
+        while True:
+            page = storage.list_folder(folder, cursor=cursor, page_size=1000)
+            folders.extend(entry.path for entry in page.folders if entry.valid)
+            for entry in page.files:
+                yield StoredObject(
+                    name=entry.path,
+                    key=entry.path,
+                    size=entry.size,
+                    etag=entry.etag,
+                    modified=entry.modified,
+                )
+            if not page.has_next:
+                break
+            cursor = page.next_cursor

@@ -1,0 +1,274 @@
+"""``mediahub_sync``: copy between a local folder and a storage, privately.
+
+* Unchanged files are skipped: same size and same MD5 as the object's ETag (multipart
+  ETags recomputed), so a second run transfers nothing.
+* A private storage stays private: objects are written with the storage's own write
+  parameters (never a public ACL), unlike ``aws s3 sync`` which drops ACLs and leaves
+  whatever the bucket default is. ``pull`` only writes local files.
+* ``delete=True`` removes what is gone on the other side, and only after every copy
+  succeeded: a failed run never deletes anything.
+* Transfers run in ``jobs`` threads, each in bounded memory, with transient S3
+  failures retried (:mod:`mediahub.retry`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.storage import Storage
+
+from mediahub import retry
+from mediahub.names import is_valid_name
+from mediahub.operations import transfer
+from mediahub.operations.objects import StoredObject, check_prefix, describe_storage, iter_objects
+from mediahub.operations.progress import NoProgress, Progress
+
+
+@dataclass
+class SyncReport:
+    """What a push or pull did (or, with ``dry_run``, would do)."""
+
+    direction: str
+    storage: str
+    local_dir: str
+    prefix: str = ""
+    dry_run: bool = False
+    copied: list[str] = field(default_factory=list)
+    skipped: int = 0
+    deleted: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    bytes_copied: int = 0
+    delete_skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        verb = "would copy" if self.dry_run else "copied"
+        parts = [
+            f"{len(self.copied)} {verb} ({_size(self.bytes_copied)})",
+            f"{self.skipped} unchanged",
+        ]
+        if self.deleted:
+            parts.append(f"{len(self.deleted)} {'would delete' if self.dry_run else 'deleted'}")
+        if self.refused:
+            parts.append(f"{len(self.refused)} unsafe names skipped")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return f"{self.direction.capitalize()}: " + ", ".join(parts) + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "storage": self.storage,
+            "local_dir": self.local_dir,
+            "prefix": self.prefix,
+            "dry_run": self.dry_run,
+            "copied": self.copied,
+            "skipped": self.skipped,
+            "deleted": self.deleted,
+            "failed": [{"name": n, "error": e} for n, e in self.failed],
+            "refused": self.refused,
+            "bytes_copied": self.bytes_copied,
+        }
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    relative: str  # posix path relative to the local folder
+    path: str
+    size: int
+
+
+def local_files(root: str) -> tuple[dict[str, LocalFile], list[str]]:
+    """Regular files under ``root`` by relative name, and names mediahub refuses."""
+    found: dict[str, LocalFile] = {}
+    refused: list[str] = []
+    for directory, folders, files in os.walk(root):
+        folders.sort()
+        for filename in sorted(files):
+            path = os.path.join(directory, filename)
+            if filename.endswith(transfer.PART_SUFFIX) or os.path.islink(path):
+                continue
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            if not is_valid_name(relative):
+                refused.append(relative)
+                continue
+            found[relative] = LocalFile(relative, path, os.path.getsize(path))
+    return found, refused
+
+
+def _run(jobs: int, tasks: list[Callable[[], Any]]) -> list[Any]:
+    """Run the tasks in ``jobs`` threads; their results in order."""
+    if jobs <= 1 or len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return [future.result() for future in [pool.submit(task) for task in tasks]]
+
+
+def _collect(report: SyncReport, results: list[tuple]) -> None:
+    """Fold the per-file results (computed in threads) into the report."""
+    for outcome, *rest in results:
+        if outcome == "skipped":
+            report.skipped += 1
+        elif outcome == "copied":
+            report.copied.append(rest[0])
+            report.bytes_copied += rest[1]
+        else:
+            report.failed.append((rest[0], rest[1]))
+    report.copied.sort()
+
+
+def _check_jobs(jobs: int | None) -> int:
+    from mediahub.conf import app_settings
+
+    jobs = app_settings.OPERATIONS_JOBS if jobs is None else jobs
+    if not isinstance(jobs, int) or not 1 <= jobs <= 64:
+        raise ValueError("jobs must be between 1 and 64.")
+    return jobs
+
+
+def push(
+    storage: Storage,
+    local_dir: str,
+    *,
+    prefix: str = "",
+    jobs: int | None = None,
+    dry_run: bool = False,
+    delete: bool = False,
+    progress: Progress | None = None,
+    policy: retry.RetryPolicy | None = None,
+) -> SyncReport:
+    """Upload new and changed files of ``local_dir`` to ``storage`` under ``prefix``."""
+    jobs = _check_jobs(jobs)
+    prefix = check_prefix(prefix)
+    if not os.path.isdir(local_dir):
+        raise FileNotFoundError(f"{local_dir} is not a folder.")
+    progress = progress or NoProgress()
+    report = SyncReport("push", describe_storage(storage), local_dir, prefix, dry_run)
+    remote = {item.name: item for item in iter_objects(storage, prefix, policy=policy)}
+    files, report.refused = local_files(local_dir)
+    part_size = transfer.transfer_part_size(storage)
+    progress.set_total(len(files))
+
+    def push_one(local: LocalFile) -> tuple:
+        name = prefix + local.relative
+        try:
+            existing = remote.get(name)
+            if existing and transfer.same_content(
+                local.path, existing.size, existing.etag, part_size=part_size
+            ):
+                return ("skipped",)
+            if not dry_run:
+                transfer.upload(storage, local.path, name, policy=policy)
+            return ("copied", name, local.size)
+        except Exception as error:
+            return ("failed", name, retry.describe(error))
+        finally:
+            progress.advance()
+
+    _collect(report, _run(jobs, [lambda local=local: push_one(local) for local in files.values()]))
+    progress.close()
+    if delete:
+        wanted = {prefix + relative for relative in files}
+        extra = sorted(name for name in remote if name not in wanted and remote[name].valid)
+        _delete(report, extra, lambda names: transfer.delete_objects(storage, names, policy=policy))
+    return report
+
+
+def pull(
+    storage: Storage,
+    local_dir: str,
+    *,
+    prefix: str = "",
+    jobs: int | None = None,
+    dry_run: bool = False,
+    delete: bool = False,
+    progress: Progress | None = None,
+    policy: retry.RetryPolicy | None = None,
+) -> SyncReport:
+    """Download new and changed objects under ``prefix`` into ``local_dir``."""
+    jobs = _check_jobs(jobs)
+    prefix = check_prefix(prefix)
+    progress = progress or NoProgress()
+    report = SyncReport("pull", describe_storage(storage), local_dir, prefix, dry_run)
+    if not dry_run:
+        os.makedirs(local_dir, exist_ok=True)
+    objects: list[StoredObject] = []
+    for item in iter_objects(storage, prefix, policy=policy):
+        if item.valid and is_valid_name(item.name[len(prefix) :]):
+            objects.append(item)
+        else:
+            # A raw key such as "a//b" or "../x" must never become a local path.
+            report.refused.append(item.name)
+    files, _refused = local_files(local_dir) if os.path.isdir(local_dir) else ({}, [])
+    part_size = transfer.transfer_part_size(storage)
+    progress.set_total(len(objects))
+
+    def pull_one(item: StoredObject) -> tuple:
+        relative = item.name[len(prefix) :]
+        target = os.path.join(local_dir, *relative.split("/"))
+        try:
+            if transfer.same_content(target, item.size, item.etag, part_size=part_size):
+                return ("skipped",)
+            if dry_run:
+                return ("copied", item.name, item.size)
+            size = transfer.download(storage, item.name, target, key=item.key, policy=policy)
+            return ("copied", item.name, size)
+        except Exception as error:
+            return ("failed", item.name, retry.describe(error))
+        finally:
+            progress.advance()
+
+    _collect(report, _run(jobs, [lambda item=item: pull_one(item) for item in objects]))
+    progress.close()
+    if delete:
+        wanted = {item.name[len(prefix) :] for item in objects}
+        extra = sorted(relative for relative in files if relative not in wanted)
+
+        def remove(names: list[str]) -> list[str]:
+            failed = []
+            for relative in names:
+                try:
+                    os.remove(files[relative].path)
+                except OSError:
+                    failed.append(relative)
+            return failed
+
+        _delete(report, extra, remove)
+    return report
+
+
+def _delete(report: SyncReport, names: list[str], remove: Callable[[list[str]], list[str]]) -> None:
+    """Delete ``names`` on the target side, only when every copy succeeded."""
+    if report.failed:
+        report.delete_skipped = (
+            f"not deleting {len(names)} file(s): {len(report.failed)} copies failed"
+        )
+        return
+    if not names:
+        return
+    if report.dry_run:
+        report.deleted = names
+        return
+    try:
+        failed = set(remove(names))
+    except Exception as error:
+        report.failed.append(("(delete)", retry.describe(error)))
+        return
+    report.deleted = [name for name in names if name not in failed]
+    report.failed.extend((name, "could not delete") for name in sorted(failed))

@@ -1,0 +1,255 @@
+"""Moving bytes between a local file and a storage, in bounded memory.
+
+* :func:`download` streams an object into a temporary file next to the target in
+  chunks, checks its length (and MD5 when the ETag is one), then renames it into
+  place: a failed download never leaves a partial file under the real name.
+* :func:`upload` sends a local file with the storage's own transfer settings
+  (multipart above the threshold; s3transfer aborts a failed multipart upload, so no
+  partial object is ever visible) and the storage's write parameters: a private
+  storage never writes a public ACL.
+* :func:`same_content` compares a local file with an object by size and MD5, also for
+  multipart ETags (``md5-of-part-md5s-N``).
+
+Both transfers are retried on transient failures (:mod:`mediahub.retry`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import Storage
+
+from mediahub import retry
+from mediahub.operations.objects import client, is_s3, key_of
+from mediahub.storage import visibility_of
+
+#: Read and write size of streamed transfers (memory used per transfer).
+CHUNK_SIZE = 1024 * 1024
+#: Suffix of files being downloaded (never taken for real files by sync).
+PART_SUFFIX = ".mediahub-part"
+MiB = 1024 * 1024
+
+
+def file_md5(path: str) -> str:
+    """Hex MD5 of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def multipart_etag(path: str, part_size: int) -> str:
+    """The ETag S3 gives a multipart upload of ``path`` in parts of ``part_size`` bytes."""
+    digests = []
+    with open(path, "rb") as handle:
+        while True:
+            part = hashlib.md5(usedforsecurity=False)
+            left = part_size
+            while left:
+                chunk = handle.read(min(CHUNK_SIZE, left))
+                if not chunk:
+                    break
+                part.update(chunk)
+                left -= len(chunk)
+            if left == part_size:
+                break
+            digests.append(part.digest())
+            if left:
+                break
+    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f"{combined}-{len(digests)}"
+
+
+def _part_size_candidates(size: int, parts: int, preferred: int | None) -> list[int]:
+    """Part sizes an uploader could have used to give ``parts`` parts for ``size`` bytes."""
+    guesses = [preferred or 8 * MiB, 8 * MiB, 5 * MiB, 16 * MiB, 15 * MiB, 64 * MiB]
+    # Tools that scale the part size pick a whole number of MiB.
+    guesses.append(math.ceil(size / parts / MiB) * MiB)
+    seen, result = set(), []
+    for guess in guesses:
+        if guess and guess not in seen and math.ceil(size / guess) == parts:
+            seen.add(guess)
+            result.append(guess)
+    return result
+
+
+def same_content(path: str, size: int, etag: str | None, *, part_size: int | None = None) -> bool:
+    """True when the local file at ``path`` has ``size`` bytes and matches ``etag``.
+
+    A plain ETag is the object's MD5; a multipart one (``...-N``) is recomputed for the
+    part sizes that give N parts. An ETag that is neither (SSE-KMS, some providers)
+    never matches, so the file is copied again: slower, never wrong.
+    """
+    try:
+        if os.path.getsize(path) != size:
+            return False
+    except OSError:
+        return False
+    if not etag:
+        return False
+    etag = etag.strip('"')
+    if "-" not in etag:
+        return file_md5(path) == etag
+    try:
+        parts = int(etag.rsplit("-", 1)[1])
+    except ValueError:
+        return False
+    return any(
+        multipart_etag(path, candidate) == etag
+        for candidate in _part_size_candidates(size, parts, part_size)
+    )
+
+
+def transfer_part_size(storage: Storage) -> int | None:
+    """The multipart part size the storage uploads with (S3 storages only)."""
+    config = getattr(storage, "transfer_config", None)
+    return getattr(config, "multipart_chunksize", None)
+
+
+# -- download -------------------------------------------------------------------------------
+def download(
+    storage: Storage,
+    name: str,
+    target: str,
+    *,
+    key: str | None = None,
+    policy: retry.RetryPolicy | None = None,
+) -> int:
+    """Copy object ``name`` to the local file ``target`` (replaced atomically); bytes copied."""
+    directory = os.path.dirname(target) or "."
+    os.makedirs(directory, exist_ok=True)
+
+    def attempt() -> int:
+        handle = tempfile.NamedTemporaryFile(
+            dir=directory, prefix=".", suffix=PART_SUFFIX, delete=False
+        )
+        try:
+            with handle:
+                written = _fetch(storage, name, key, handle)
+            os.replace(handle.name, target)
+            return written
+        except BaseException:
+            _remove(handle.name)
+            raise
+
+    return retry.call(attempt, policy=policy)
+
+
+def _fetch(storage: Storage, name: str, key: str | None, handle: Any) -> int:
+    if not is_s3(storage):
+        with storage.open(name, "rb") as source:
+            shutil.copyfileobj(source, handle, CHUNK_SIZE)
+            return handle.tell()
+    answer = client(storage).get_object(
+        Bucket=storage.bucket_name, Key=key or key_of(storage, name)
+    )
+    expected = answer.get("ContentLength")
+    etag = (answer.get("ETag") or "").strip('"')
+    digest = hashlib.md5(usedforsecurity=False)
+    written = 0
+    body = answer["Body"]
+    try:
+        for chunk in body.iter_chunks(CHUNK_SIZE):
+            handle.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+    finally:
+        body.close()
+    if expected is not None and written != expected:
+        raise retry.OperationError(
+            f"download of {name!r} stopped at {written} of {expected} bytes", retryable=True
+        )
+    encoded = answer.get("ContentEncoding")
+    if etag and "-" not in etag and not encoded and digest.hexdigest() != etag:
+        raise retry.OperationError(
+            f"download of {name!r} does not match its ETag (corrupted in transit)", retryable=True
+        )
+    return written
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+# -- upload ---------------------------------------------------------------------------------
+def write_parameters(storage: Storage, name: str) -> dict[str, Any]:
+    """The storage's write parameters for ``name``; never a public ACL on a private storage."""
+    key = key_of(storage, name)
+    params = dict(storage._get_write_parameters(key))
+    # mimetypes maps "x.tar.gz" to ContentEncoding gzip: wrong for a file stored as is.
+    if "ContentEncoding" not in storage.get_object_parameters(key):
+        params.pop("ContentEncoding", None)
+    if visibility_of(storage) == "private" and str(params.get("ACL", "")).startswith("public"):
+        raise retry.OperationError(
+            f"refusing to write {name!r} with ACL {params['ACL']!r} to a private storage"
+        )
+    return params
+
+
+def upload(
+    storage: Storage,
+    source: str,
+    name: str,
+    *,
+    policy: retry.RetryPolicy | None = None,
+) -> int:
+    """Write the local file ``source`` as object ``name`` (replacing it); bytes sent."""
+    size = os.path.getsize(source)
+    if not is_s3(storage):
+
+        def generic() -> int:
+            if storage.exists(name):
+                storage.delete(name)
+            with open(source, "rb") as handle:
+                saved = storage.save(name, File(handle, name=os.path.basename(name)))
+            if saved != name:
+                raise retry.OperationError(f"{type(storage).__name__} saved {name!r} as {saved!r}")
+            return size
+
+        return retry.call(generic, policy=policy)
+    params = write_parameters(storage, name)
+    s3 = client(storage)
+    retry.call(
+        s3.upload_file,
+        source,
+        storage.bucket_name,
+        key_of(storage, name),
+        ExtraArgs=params,
+        Config=storage.transfer_config,
+        policy=policy,
+    )
+    return size
+
+
+def delete_objects(storage: Storage, names: list[str], *, policy=None) -> list[str]:
+    """Delete ``names`` (1,000 per request on S3); returns the names that failed."""
+    failed: list[str] = []
+    if not is_s3(storage):
+        for name in names:
+            try:
+                retry.call(storage.delete, name, policy=policy)
+            except Exception:
+                failed.append(name)
+        return failed
+    s3 = client(storage)
+    for start in range(0, len(names), 1000):
+        batch = names[start : start + 1000]
+        answer = retry.call(
+            s3.delete_objects,
+            Bucket=storage.bucket_name,
+            Delete={"Objects": [{"Key": key_of(storage, n)} for n in batch], "Quiet": True},
+            policy=policy,
+        )
+        prefix_length = len(key_of(storage, ""))
+        failed.extend(error["Key"][prefix_length:] for error in answer.get("Errors", ()))
+    return failed

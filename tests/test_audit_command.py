@@ -1,0 +1,155 @@
+"""mediahub_audit against moto's server: exposures found, fixed once, reported."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from mediahub.testing.s3server import public_read_policy
+
+pytestmark = pytest.mark.s3semantics
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("mediahub_audit", *args, stdout=out, stderr=io.StringIO())
+    except CommandError as error:
+        return error.returncode, out.getvalue()
+    return 0, out.getvalue()
+
+
+def open_private_bucket(s3) -> None:
+    """A restore gone wrong: Block Public Access off on the private bucket."""
+    s3.client().delete_public_access_block(Bucket=s3.private_bucket)
+
+
+def test_clean_layout_passes(s3):
+    s3.client().put_object(Bucket=s3.private_bucket, Key="docs/a.pdf", Body=b"%PDF")
+    s3.client().put_object(Bucket=s3.public_bucket, Key="img/a.jpg", Body=b"jpg")
+    code, out = run()
+    assert code == 0, out
+    assert "0 exposure(s) left" in out
+    assert out.count("clean") == 2
+
+
+def test_public_read_object_is_found_fixed_and_second_fix_changes_nothing(s3):
+    client = s3.client()
+    open_private_bucket(s3)
+    client.put_object(Bucket=s3.private_bucket, Key="docs/ok.pdf", Body=b"ok")
+    client.put_object(
+        Bucket=s3.private_bucket, Key="docs/leak.pdf", Body=b"secret", ACL="public-read"
+    )
+    assert s3.anonymous_get(s3.private_bucket, "docs/leak.pdf").status_code == 200
+
+    code, out = run("--storage", "private")
+    assert code == 1
+    assert "object-acl: docs/leak.pdf" in out and "AllUsers:READ" in out
+    assert "docs/ok.pdf" not in out
+    assert s3.anonymous_get(s3.private_bucket, "docs/leak.pdf").status_code == 200  # no --fix
+
+    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    assert code == 0, out
+    assert "FIXED object-acl: docs/leak.pdf" in out and "set the object ACL to private" in out
+    assert s3.anonymous_get(s3.private_bucket, "docs/leak.pdf").status_code == 403
+    assert (
+        s3.client().get_object(Bucket=s3.private_bucket, Key="docs/leak.pdf")["Body"].read()
+        == b"secret"
+    )
+
+    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    assert code == 0
+    assert "FIXED" not in out and "0 fixed" in out
+
+
+def test_public_policy_on_private_bucket_needs_fix_policy(s3):
+    client = s3.client()
+    open_private_bucket(s3)
+    client.put_bucket_policy(Bucket=s3.private_bucket, Policy=public_read_policy(s3.private_bucket))
+    client.put_object(Bucket=s3.private_bucket, Key="a.txt", Body=b"secret")
+
+    code, out = run("--storage", "private", "--fix")
+    assert code == 1
+    assert "bucket-policy" in out and "'PublicRead'" in out
+    assert "run with --fix --fix-policy" in out
+    assert client.get_bucket_policy(Bucket=s3.private_bucket)["Policy"]  # untouched
+    assert s3.anonymous_get(s3.private_bucket, "a.txt").status_code == 200
+
+    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    assert code == 0, out
+    assert "removed the statement" in out and "turned all four Block Public Access" in out
+    assert s3.anonymous_get(s3.private_bucket, "a.txt").status_code == 403
+    pab = client.get_public_access_block(Bucket=s3.private_bucket)
+    assert all(pab["PublicAccessBlockConfiguration"].values())
+
+
+def test_unrelated_policy_statements_survive_the_fix(s3):
+    client = s3.client()
+    document = json.loads(public_read_policy(s3.private_bucket))
+    document["Statement"].append(
+        {
+            "Sid": "BackupRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:role/backup"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{s3.private_bucket}/*",
+        }
+    )
+    client.delete_public_access_block(Bucket=s3.private_bucket)
+    client.put_bucket_policy(Bucket=s3.private_bucket, Policy=json.dumps(document))
+    code, _out = run("--storage", "private", "--fix", "--fix-policy")
+    assert code == 0
+    left = json.loads(client.get_bucket_policy(Bucket=s3.private_bucket)["Policy"])
+    assert [s["Sid"] for s in left["Statement"]] == ["BackupRole"]
+
+
+def test_json_output_parses_and_names_the_exposures(s3):
+    client = s3.client()
+    client.put_object(Bucket=s3.private_bucket, Key="x.txt", Body=b"1", ACL="public-read")
+    code, out = run("--storage", "private", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["exposed"] >= 1
+    (report,) = data["storages"]
+    assert report["visibility"] == "private" and report["acls"] == "enabled"
+    assert {"kind": "object-acl", "target": "x.txt"}.items() <= report["findings"][0].items()
+
+
+def test_public_storage_not_readable_is_reported(s3):
+    client = s3.client()
+    client.delete_bucket_policy(Bucket=s3.public_bucket)
+    client.put_object(Bucket=s3.public_bucket, Key="img/a.jpg", Body=b"jpg")
+    code, out = run("--storage", "public")
+    assert code == 1
+    assert "not-readable" in out and "img/a.jpg" in out
+
+    code, out = run("--storage", "public", "--fix", "--fix-policy")
+    assert code == 0, out
+    assert "MediahubPublicRead" in out
+    assert s3.anonymous_get(s3.public_bucket, "img/a.jpg").status_code == 200
+
+
+def test_acl_disabled_bucket_reports_not_applicable(s3):
+    client = s3.client()
+    client.put_bucket_ownership_controls(
+        Bucket=s3.private_bucket,
+        OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+    )
+    client.put_object(Bucket=s3.private_bucket, Key="a.txt", Body=b"1")
+    code, out = run("--storage", "private")
+    assert code == 0, out
+    assert "object ACLs: not applicable" in out
+
+
+def test_fix_policy_without_fix_is_refused(s3):
+    with pytest.raises(CommandError, match="--fix-policy only makes sense with --fix"):
+        call_command("mediahub_audit", "--fix-policy", stdout=io.StringIO())
+
+
+def test_unknown_storage_is_a_clear_error(s3):
+    with pytest.raises(CommandError, match="No storage named 'nope'"):
+        call_command("mediahub_audit", "--storage", "nope", stdout=io.StringIO())
