@@ -25,6 +25,7 @@ def test_public_object_lands_in_public_bucket_and_is_readable_anonymously(s3):
     assert requests.get(url, timeout=10).content == b"hello"
 
 
+@pytest.mark.s3semantics
 def test_private_object_is_unreadable_anonymously_and_url_is_sigv4_presigned(s3):
     storage = get_storage("private")
     name = storage.save("secret/report.pdf", ContentFile(b"%PDF-secret"))
@@ -49,6 +50,7 @@ def test_saving_an_existing_name_keeps_both_files_without_a_head_request(s3, cou
     assert storage.open(second).read() == b"two"
 
 
+@pytest.mark.s3semantics
 def test_concurrent_same_name_saves_never_lose_a_file(s3):
     storage = get_storage("public")
     for trial in range(5):
@@ -68,6 +70,7 @@ def test_concurrent_same_name_saves_never_lose_a_file(s3):
         assert sorted(storage.open(n).read() for n in names) == [b"left", b"right"]
 
 
+@pytest.mark.s3semantics
 def test_large_file_is_created_by_conditional_multipart_upload(s3, count_requests):
     storage = get_storage("private")
     payload = b"x" * (MULTIPART_PART_SIZE + 1234)

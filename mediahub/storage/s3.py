@@ -44,6 +44,10 @@ MULTIPART_PART_SIZE = 8 * 1024**2
 MAX_NAME_ATTEMPTS = 20
 
 
+class _KeyExists(Exception):
+    """The key of a create-if-absent upload exists already."""
+
+
 def _is_precondition_failed(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -201,6 +205,11 @@ class MediaS3Storage(S3Storage):
                 )
                 parts.append({"ETag": answer["ETag"], "PartNumber": number})
                 chunk, number = data.read(MULTIPART_PART_SIZE), number + 1
+            # S3 refuses the completion below with 412 if the key appeared meanwhile;
+            # some S3-compatible servers (Ceph RGW 16) ignore If-None-Match there, so
+            # look first: that narrows their race to the completion itself.
+            if self._key_exists(client, key):
+                raise _KeyExists
             client.complete_multipart_upload(
                 Bucket=self.bucket_name,
                 Key=key,
@@ -209,6 +218,9 @@ class MediaS3Storage(S3Storage):
                 IfNoneMatch="*",
             )
             return True
+        except _KeyExists:
+            client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
+            return False
         except BaseException:
             # Never leave a partial upload behind (it would be billed and invisible).
             try:
@@ -216,6 +228,15 @@ class MediaS3Storage(S3Storage):
             except ClientError:
                 pass
             raise
+
+    def _key_exists(self, client, key: str) -> bool:
+        try:
+            client.head_object(Bucket=self.bucket_name, Key=key)
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        return True
 
     # -- listing and copy ---------------------------------------------------------
     def list_folder(

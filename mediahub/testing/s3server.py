@@ -152,6 +152,37 @@ BLOCK_ALL_PUBLIC_ACCESS = {
 }
 
 
+def block_private_bucket(client, bucket: str) -> dict:
+    """Turn all of Block Public Access on for ``bucket``; return the flags in force."""
+    return apply_public_access_block(client, bucket, BLOCK_ALL_PUBLIC_ACCESS)
+
+
+def apply_public_access_block(client, bucket: str, wanted: dict) -> dict:
+    """Set ``bucket``'s Block Public Access flags; return the flags in force.
+
+    Ceph RGW 16 (Debian 12) refuses every upload, the owner's included, into a bucket
+    with ``BlockPublicAcls`` on (Ceph tracker #49135). When a probe upload is refused,
+    that flag alone is dropped: ``IgnorePublicAcls`` still makes object ACLs
+    ineffective and ``BlockPublicPolicy``/``RestrictPublicBuckets`` still refuse
+    public policies, so the bucket stays private.
+    """
+    from botocore.exceptions import ClientError
+
+    flags = dict(wanted)
+    client.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=flags)
+    probe = ".mediahub-layout-probe"
+    try:
+        client.put_object(Bucket=bucket, Key=probe, Body=b"")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        flags["BlockPublicAcls"] = False
+        client.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=flags)
+        client.put_object(Bucket=bucket, Key=probe, Body=b"")
+    client.delete_object(Bucket=bucket, Key=probe)
+    return flags
+
+
 def create_layout(
     endpoint: str,
     public_bucket: str,
@@ -170,12 +201,11 @@ def create_layout(
             client.create_bucket(Bucket=bucket)
         except client.exceptions.BucketAlreadyOwnedByYou:
             pass
-    client.put_public_access_block(
-        Bucket=private_bucket, PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS
-    )
-    client.put_public_access_block(
-        Bucket=public_bucket,
-        PublicAccessBlockConfiguration={
+    block_private_bucket(client, private_bucket)
+    apply_public_access_block(
+        client,
+        public_bucket,
+        {
             "BlockPublicAcls": True,
             "IgnorePublicAcls": True,
             "BlockPublicPolicy": False,
