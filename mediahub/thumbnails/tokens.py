@@ -1,7 +1,7 @@
 """Signed URLs of the thumbnail endpoint (``mediahub:thumbnail``).
 
 A page that shows a thumbnail not generated yet links to the endpoint with a
-token made by :func:`django.core.signing.dumps` (its own salt): the storage alias,
+token signed by :class:`django.core.signing.Signer` (its own salt): the storage alias,
 the source name, the options and the expected source version. Nobody can make
 the endpoint generate thumbnails of other objects or options, or read private
 images through it. Tokens of private sources carry an expiry
@@ -55,13 +55,14 @@ def make_url(
         payload["e"] = int(
             (time.time() if now is None else now) + app_settings.THUMBNAIL_LINK_EXPIRY
         )
-    token = signing.dumps(payload, salt=SALT, compress=True)
+    # A plain Signer (no timestamp): the same thumbnail gets the same URL on every render.
+    token = signing.Signer(salt=SALT).sign_object(payload, compress=True)
     return reverse("mediahub:thumbnail", kwargs={"token": token})
 
 
 def load(token: str, *, now: float | None = None) -> Request:
     """Verify ``token``. Raises ``signing.BadSignature`` or :class:`ExpiredToken`."""
-    data = signing.loads(token, salt=SALT)
+    data = signing.Signer(salt=SALT).unsign_object(token)
     if not isinstance(data, dict) or not {"s", "n", "o"} <= data.keys():
         raise signing.BadSignature("malformed thumbnail token")
     expires = data.get("e")
