@@ -150,3 +150,20 @@ def test_s3_failure_is_one_clear_line(s3, fail_s3, monkeypatch):
     fail_s3("PutBucketCors", status=500)
     with pytest.raises(CommandError, match="PutBucketCors failed with InternalError"):
         run("--origin", ORIGIN, "--apply")
+
+
+@pytest.mark.browser
+@pytest.mark.s3semantics
+def test_front_page_javascript_fetch_works_after_apply(s3, live_server, browser_page):
+    get_storage("public").save(
+        "data/hello.json", ContentFile(b'{"message": "Hello from the public bucket"}')
+    )
+    browser_page.goto(live_server.url + "/")
+    result = browser_page.locator("#cors-result")
+    browser_page.wait_for_selector("#cors-result[data-state]")
+    assert result.get_attribute("data-state") == "failed"
+
+    run("--origin", live_server.url, "--apply", "--storage", "public")
+    browser_page.reload()
+    browser_page.wait_for_selector("#cors-result[data-state=ok]")
+    assert "Hello from the public bucket" in result.inner_text()
