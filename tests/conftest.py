@@ -163,20 +163,29 @@ def count_requests() -> Iterator[RequestCounter]:
 def fail_s3(monkeypatch):
     """``fail_s3("ListObjectsV2", status=503)`` makes the next matching S3 calls fail.
 
+    ``timeout=True`` raises a read timeout, ``reset=True`` a dropped connection instead.
+
     The fault is raised in botocore's ``before-send`` stage, i.e. as a real HTTP
     answer would be parsed (retries included), never by patching mediahub.
     """
     from botocore.awsrequest import AWSResponse
     from botocore.client import BaseClient
-    from botocore.exceptions import ReadTimeoutError
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
     rules: list[dict] = []
     original = BaseClient._make_api_call
 
     def install(
-        operation: str = "*", *, status: int = 503, timeout: bool = False, times: int = 10**6
+        operation: str = "*",
+        *,
+        status: int = 503,
+        timeout: bool = False,
+        reset: bool = False,
+        times: int = 10**6,
     ):
-        rules.append({"op": operation, "status": status, "timeout": timeout, "left": times})
+        rules.append(
+            {"op": operation, "status": status, "timeout": timeout, "reset": reset, "left": times}
+        )
 
     def hook(request, **kwargs):
         op = kwargs.get("event_name", "").rsplit(".", 1)[-1]
@@ -185,6 +194,8 @@ def fail_s3(monkeypatch):
                 rule["left"] -= 1
                 if rule["timeout"]:
                     raise ReadTimeoutError(endpoint_url=request.url)
+                if rule["reset"]:  # the connection dropped mid-request
+                    raise ConnectionClosedError(endpoint_url=request.url)
                 body = (
                     b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>"
                     + (b"SlowDown" if rule["status"] == 503 else b"InternalError")
