@@ -6,6 +6,7 @@ project's virtualenv: ``.venv/bin/python scripts/demo.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -61,6 +62,8 @@ def main() -> int:
         )
         print("Loading sample files (a few thousand objects)...", flush=True)
         manage("demo_load", env=env)
+        if importlib.util.find_spec("filer") is not None:
+            manage("demo_load_filer", env=env)  # django-filer folders, public and private
         print(
             "\n"
             f"  Site:        {site}/\n"
