@@ -225,10 +225,13 @@ class LibraryViews:
             "breadcrumbs": location.breadcrumbs(),
             "is_popup": location.popup,
             "can": allowed_actions(request.user, storage),
+            "cancel_url": location.folder_url(location.path),
             "hidden_location": [("path", location.path)]
             + ([("_popup", "1"), ("target", location.target)] if location.popup else []),
         }
         context.update(extra)
+        if "title" in extra:
+            context["page_title"] = extra["title"]
         return context
 
     def location(self, request: HttpRequest, storage: str, action: str) -> Location:
@@ -276,10 +279,17 @@ class LibraryViews:
             messages.error(request, error_message(exc))
             status = 502 if isinstance(exc, ClientError | BotoCoreError) else 400
         target = get_storage(storage)
+        parent = posixpath.dirname(location.path.rstrip("/"))
         context = self.context(
             request,
             location,
             listing=listing,
+            folders=[
+                {"entry": folder, "url": location.folder_url(folder.path)}
+                for folder in (listing.folders if listing else ())
+            ],
+            parent_url=location.folder_url(parent + "/" if parent else ""),
+            clear_filter_url=location.folder_url(location.path),
             pages=location.pagination(listing.page.next_cursor if listing else None),
             folder_form=FolderForm(),
             direct_upload=isinstance(target, MediaS3Storage),
