@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,8 @@ class DirectUpload:
     part_size: int
     parts: int
     user_id: Any
+    #: The file name the user chose (``name`` may differ when it was taken).
+    filename: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class DirectUpload:
             "c": self.part_size,
             "p": self.parts,
             "i": self.user_id,
+            "f": self.filename,
         }
 
 
@@ -125,6 +129,7 @@ def start(
         part_size=chunk,
         parts=max(1, math.ceil(size / chunk)),
         user_id=user_id,
+        filename=posixpath.basename(policy.name),
     )
     return {
         "token": signing.dumps(upload.as_dict(), salt=SALT, compress=True),
@@ -152,6 +157,7 @@ def load(token: str, storage: str, *, user_id: Any = None) -> DirectUpload:
         part_size=data["c"],
         parts=data["p"],
         user_id=data["i"],
+        filename=data.get("f", ""),
     )
     if upload.storage != storage or upload.user_id != user_id:
         raise LibraryError(_("Invalid upload token; start the upload again."))

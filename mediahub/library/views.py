@@ -360,6 +360,7 @@ class LibraryViews:
         if request.method != "POST":
             return HttpResponse(status=405)
         check_storage(storage)
+        require(request.user, "sign", storage)
         if storage != "private":
             return self.root_on_error(
                 request,
@@ -606,9 +607,9 @@ class LibraryViews:
         except HANDLED as exc:
             messages.error(request, error_message(exc))
             return _json_error(exc)
-        filename = data.get("filename") if isinstance(data.get("filename"), str) else final
         location = Location(storage=storage)
-        return self._upload_answer(request, location, [{"name": filename, "stored_as": final}], [])
+        answer = [{"name": upload.filename or posixpath.basename(final), "stored_as": final}]
+        return self._upload_answer(request, location, answer, [])
 
     def upload_abort(self, request: HttpRequest, storage: str) -> JsonResponse:
         """Abort a direct upload (the browser gave up); its parts are deleted."""

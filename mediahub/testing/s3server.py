@@ -214,17 +214,21 @@ def create_layout(
     )
     client.put_bucket_policy(Bucket=public_bucket, Policy=public_read_policy(public_bucket))
     if cors_origins:
-        client.put_bucket_cors(
-            Bucket=public_bucket,
-            CORSConfiguration={
-                "CORSRules": [
-                    {
-                        "AllowedOrigins": cors_origins,
-                        "AllowedMethods": ["GET", "HEAD"],
-                        "AllowedHeaders": ["*"],
-                        "MaxAgeSeconds": 3600,
-                    }
-                ]
-            },
-        )
+        # GET/HEAD for media loaded by JavaScript; PUT/POST with the ETag exposed for
+        # the admin library's direct (browser to S3) multipart uploads, on both buckets.
+        for bucket in (public_bucket, private_bucket):
+            client.put_bucket_cors(
+                Bucket=bucket,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            "AllowedOrigins": cors_origins,
+                            "AllowedMethods": ["GET", "HEAD", "PUT", "POST"],
+                            "AllowedHeaders": ["*"],
+                            "ExposeHeaders": ["ETag"],
+                            "MaxAgeSeconds": 3600,
+                        }
+                    ]
+                },
+            )
     return layout
