@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 from easy_thumbnails.models import Thumbnail
 
 from mediahub.thumbnails import thumbnail
@@ -17,8 +18,11 @@ ALIASES = {"small": {"size": (20, 20)}, "wide": {"size": (40, 10), "crop": True}
 
 
 @pytest.fixture
-def aliases(settings):
-    settings.MEDIAHUB = {"THUMBNAIL_ALIASES": ALIASES}
+def aliases(s3):
+    # override_settings, not pytest-django's ``settings``: that one restores a snapshot
+    # taken inside the ``s3`` fixture's STORAGES override, leaking it to later tests.
+    with override_settings(MEDIAHUB={"THUMBNAIL_ALIASES": ALIASES}):
+        yield
 
 
 def put(s3, bucket, key, body=None):

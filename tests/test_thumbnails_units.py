@@ -91,7 +91,9 @@ def test_targets_keep_public_and_private_apart():
         resolve_target("nope")
 
 
-def test_cache_identity_changes_with_the_bucket(settings):
+def test_cache_identity_changes_with_the_bucket():
+    from django.conf import settings
+
     def identity(bucket):
         entry = dsn.parse(f"s3+http://k:s@127.0.0.1:9/{bucket}")
         with override_settings(STORAGES={**settings.STORAGES, "default": entry}):

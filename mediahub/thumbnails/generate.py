@@ -25,6 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,7 +147,7 @@ def fetch(target: Target, name: str, directory: str) -> Fetched:
                 raise _too_large(size)
             etag = (answer.get("ETag") or "").strip('"') or None
             modified = answer.get("LastModified")
-            chunks = body.iter_chunks(CHUNK_SIZE)
+            chunks = _stream_chunks(body)
         else:
             entry = storage.stat(name)
             if entry.size > limit:
@@ -165,6 +167,13 @@ def fetch(target: Target, name: str, directory: str) -> Fetched:
             raise SourceMissing(f"{name!r} does not exist in {target.source_alias!r}") from None
         raise StorageUnavailable(f"reading {name!r} failed: {_describe(error)}") from error
     return Fetched(path, written, etag, modified)
+
+
+def _stream_chunks(body):
+    try:
+        yield from body.iter_chunks(CHUNK_SIZE)
+    finally:
+        body.close()
 
 
 def _read_chunks(storage, name: str):
@@ -300,14 +309,25 @@ def save(result: Result) -> list[Made]:
 def ensure(target: Target, name: str, spec: Spec, *, version: str | None = None) -> cache.Cached:
     """The fresh thumbnail of ``name`` for ``spec``, made now if needed (the endpoint's work).
 
-    One GET of the source tells its current version; if that version's thumbnail
-    is already cached (another request made it meanwhile) nothing else is done.
-    Raises :class:`SourceMissing` or :class:`StorageUnavailable`.
+    Requests for one thumbnail are serialised within the process, and whoever
+    comes second finds it in the cache. Otherwise one GET of the source tells its
+    current version; if that version's thumbnail is already cached nothing else is
+    done. Raises :class:`SourceMissing` or :class:`StorageUnavailable`.
     """
-    if version is not None:
-        cached = cache.find(target, name, spec.stem, version)
-        if cached is not None:
-            return cached
+    key = f"{target.thumbnail_hash}:{spec.stem}"
+    with _LOCKS[zlib.crc32(key.encode()) % len(_LOCKS)]:
+        return _ensure(target, name, spec, version)
+
+
+#: Striped locks: one thumbnail is made once per process however many requests ask.
+_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _ensure(target: Target, name: str, spec: Spec, version: str | None) -> cache.Cached:
+    # Without a known version, a page shows the newest thumbnail: so does this.
+    cached = cache.find(target, name, spec.stem, version)
+    if cached is not None:
+        return cached
 
     def skip(current: str | None) -> list[cache.Cached] | None:
         cached = cache.find(target, name, spec.stem, current) if current else None
