@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -31,6 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 T = TypeVar("T")
 
@@ -87,6 +87,21 @@ class OperationError(Exception):
         self.retryable = retryable
 
 
+#: Wrappers s3transfer/boto3 put around the real error (kept in ``__context__``).
+_WRAPPERS = ("S3UploadFailedError", "S3TransferFailedError", "RetriesExceededError")
+
+
+def unwrap(error: BaseException) -> BaseException:
+    """The S3 error inside boto3's transfer wrappers (``S3UploadFailedError``...)."""
+    seen = 0
+    while type(error).__name__ in _WRAPPERS and seen < 5:
+        inner = error.__cause__ or error.__context__ or getattr(error, "last_exception", None)
+        if inner is None:
+            break
+        error, seen = inner, seen + 1
+    return error
+
+
 def error_code(error: BaseException) -> str:
     """The S3 error code of a ``ClientError`` (``""`` for anything else)."""
     if isinstance(error, ClientError):
@@ -103,6 +118,7 @@ def error_status(error: BaseException) -> int | None:
 
 def is_retryable(error: BaseException) -> bool:
     """True for failures that may succeed if the same request is sent again."""
+    error = unwrap(error)
     if isinstance(error, OperationError):
         return error.retryable
     if isinstance(error, ClientError):
@@ -113,6 +129,7 @@ def is_retryable(error: BaseException) -> bool:
 def describe(error: BaseException, *, action: str = "") -> str:
     """One line saying what failed and what to do, with no secret in it."""
     prefix = f"{action}: " if action else ""
+    error = unwrap(error)
     if isinstance(error, OperationError):
         return prefix + str(error)
     if isinstance(error, ClientError):
@@ -126,7 +143,9 @@ def describe(error: BaseException, *, action: str = "") -> str:
         hint = HINTS.get(code)
         return line + (f"; {hint}." if hint else ".")
     if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
-        return f"{prefix}cannot reach the S3 endpoint ({error}); check the DSN's host and the network."
+        return (
+            f"{prefix}cannot reach the S3 endpoint ({error}); check the DSN's host and the network."
+        )
     if isinstance(error, RETRYABLE_EXCEPTIONS):
         return f"{prefix}the connection to S3 failed ({type(error).__name__}); run again later."
     if isinstance(error, BotoCoreError):
@@ -145,7 +164,8 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 8.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    #: None: ``time.sleep``, looked up at call time (tests patch it).
+    sleep: Callable[[float], None] | None = field(default=None, repr=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False)
 
     def __post_init__(self) -> None:
@@ -173,10 +193,12 @@ class RetryPolicy:
             except Exception as error:
                 if attempt >= self.attempts or not is_retryable(error):
                     raise
-                self.sleep(self.delay(attempt))
+                (self.sleep or time.sleep)(self.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def call(function: Callable[..., T], *args: Any, policy: RetryPolicy | None = None, **kwargs: Any) -> T:
+def call(
+    function: Callable[..., T], *args: Any, policy: RetryPolicy | None = None, **kwargs: Any
+) -> T:
     """``function(*args, **kwargs)`` with the configured retries (see :class:`RetryPolicy`)."""
     return (policy or RetryPolicy.from_settings()).call(function, *args, **kwargs)

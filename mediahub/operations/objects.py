@@ -9,6 +9,8 @@ never handed to a Storage method.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,13 +44,31 @@ def is_s3(storage: Storage) -> bool:
 
 
 def client(storage: Storage) -> Any:
-    """The storage's signed boto3 client."""
-    return storage.connection.meta.client
+    """The storage's signed boto3 client, shared by all threads.
+
+    django-storages keeps one connection per thread; a worker pool would build a new
+    boto3 session and client in every thread (about 0.1 s each). boto3 clients are
+    thread-safe, so the first one is kept on the storage and reused.
+    """
+    return _shared(storage, "signed", lambda: storage.connection.meta.client)
 
 
 def anonymous_client(storage: Storage) -> Any:
     """The storage's unsigned boto3 client: requests as a stranger would send them."""
-    return storage.unsigned_connection.meta.client
+    return _shared(storage, "anonymous", lambda: storage.unsigned_connection.meta.client)
+
+
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_clients_lock = threading.Lock()
+
+
+def _shared(storage: Storage, kind: str, build: Any) -> Any:
+    # Kept beside the storage (not on it: storages must stay picklable).
+    with _clients_lock:
+        per_storage = _clients.setdefault(storage, {})
+        if kind not in per_storage:
+            per_storage[kind] = build()
+        return per_storage[kind]
 
 
 def base_prefix(storage: Storage) -> str:

@@ -1,0 +1,108 @@
+"""``manage.py mediahub_sync push|pull LOCAL_DIR``: copy between a folder and a storage."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.management.base import BaseCommand, CommandError
+
+from mediahub import retry
+from mediahub.operations import sync
+from mediahub.operations.progress import for_command
+from mediahub.storage import UnknownStorage, get_storage
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy between a local folder and a storage, skipping unchanged files (size and "
+        "MD5/ETag) and keeping private objects private. push uploads, pull downloads."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("direction", choices=["push", "pull"])
+        parser.add_argument("local_dir", metavar="LOCAL_DIR")
+        parser.add_argument(
+            "--storage",
+            default="public",
+            metavar="ALIAS",
+            help="public, private or a STORAGES alias (default: public).",
+        )
+        parser.add_argument("--prefix", default="", help="Folder inside the storage.")
+        parser.add_argument("--jobs", type=int, default=None, help="Parallel transfers.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Show what would change; change nothing."
+        )
+        parser.add_argument(
+            "--delete",
+            action="store_true",
+            help="Delete what is gone on the other side (after every copy succeeded).",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask before deleting.",
+        )
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
+    def handle(self, *args, **options):
+        try:
+            storage = get_storage(options["storage"])
+        except UnknownStorage as error:
+            raise CommandError(str(error)) from None
+        direction, local_dir = options["direction"], options["local_dir"]
+        if options["jobs"] is not None and not 1 <= options["jobs"] <= 64:
+            raise CommandError("--jobs must be between 1 and 64.")
+        if options["delete"] and options["interactive"] and not options["dry_run"]:
+            side = "the storage" if direction == "push" else local_dir
+            answer = input(
+                f"Files missing from the source will be DELETED from {side}.\n"
+                "Type 'yes' to continue, or 'no' to cancel: "
+            )
+            if answer != "yes":
+                raise CommandError("Sync cancelled.")
+        run = sync.push if direction == "push" else sync.pull
+        progress = for_command(direction.capitalize(), options)
+        try:
+            report = run(
+                storage,
+                local_dir,
+                prefix=options["prefix"],
+                jobs=options["jobs"],
+                dry_run=options["dry_run"],
+                delete=options["delete"],
+                progress=progress,
+            )
+        except (FileNotFoundError, SuspiciousFileOperation, ValueError) as error:
+            raise CommandError(str(error)) from None
+        except Exception as error:
+            raise CommandError(retry.describe(error, action=direction)) from None
+        self.write_report(report, options)
+        if report.failed:
+            raise CommandError(
+                f"{len(report.failed)} file(s) failed; run again to retry them"
+                + (" (nothing was deleted)." if options["delete"] else "."),
+                returncode=1,
+            )
+
+    def write_report(self, report: sync.SyncReport, options: dict) -> None:
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_dict(), indent=2))
+            return
+        verbosity = int(options["verbosity"])
+        verb = "Would copy" if report.dry_run else "Copied"
+        if verbosity >= 2:
+            for name in report.copied:
+                self.stdout.write(f"{verb} {name}")
+            for name in report.deleted:
+                self.stdout.write(f"{'Would delete' if report.dry_run else 'Deleted'} {name}")
+        for name in report.refused:
+            self.stderr.write(f"Skipped unsafe name {name!r}")
+        for name, error in report.failed:
+            self.stderr.write(f"Failed {name}: {error}")
+        if report.delete_skipped:
+            self.stderr.write(report.delete_skipped.capitalize() + ".")
+        if verbosity >= 1:
+            self.stdout.write(report.summary())

@@ -1,0 +1,251 @@
+"""mediahub_sync push/pull against moto's server: privacy, skipping, deletes, faults."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from mediahub.operations import sync
+from mediahub.storage import get_storage
+
+#: Above s3transfer's 8 MiB threshold: uploaded in two parts, ETag "md5-2".
+BIG = 9 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    """Retries back off with time.sleep (botocore's and mediahub's): make them instant."""
+    slept = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    return slept
+
+
+def make_tree(root, files: dict[str, bytes]) -> None:
+    for name, body in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+
+
+def tree(root) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)).replace(os.sep, "/"): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("mediahub_sync", *args, "--noinput", stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+SMALL = {
+    "a.txt": b"alpha",
+    "docs/b.pdf": b"%PDF-1.4 bravo",
+    "docs/deep/c.bin": bytes(range(256)) * 4,
+}
+FILES = {**SMALL, "big.bin": os.urandom(BIG)}
+
+
+@pytest.mark.s3semantics
+def test_push_pull_round_trip_is_identical_and_private_stays_private(s3, tmp_path):
+    source, copy = tmp_path / "src", tmp_path / "copy"
+    make_tree(source, FILES)
+    out = run("push", str(source), "--storage", "private", "--prefix", "backup")
+    assert "Push: 4 copied" in out
+    assert sorted(s3.keys(s3.private_bucket)) == sorted(f"backup/{n}" for n in FILES)
+    for name in FILES:
+        # moto (only) serves a completed multipart upload sent without ACL to anyone.
+        # (and fails GetObjectAcl on it with a 500).
+        if name != "big.bin" or s3.endpoint.is_real:
+            assert s3.anonymous_get(s3.private_bucket, f"backup/{name}").status_code == 403
+            grants = s3.client().get_object_acl(Bucket=s3.private_bucket, Key=f"backup/{name}")
+            assert not [g for g in grants["Grants"] if "URI" in g["Grantee"]]
+    etag = s3.client().head_object(Bucket=s3.private_bucket, Key="backup/big.bin")["ETag"]
+    assert etag.strip('"').endswith("-2")  # really multipart
+
+    out = run("pull", str(copy), "--storage", "private", "--prefix", "backup")
+    assert "Pull: 4 copied" in out
+    assert tree(copy) == FILES
+    assert not list(copy.rglob("*.mediahub-part"))
+
+    # The multipart ETag is recomputed locally: nothing is copied again either way.
+    assert "0 copied" in run("push", str(source), "--storage", "private", "--prefix", "backup")
+    assert "0 copied" in run("pull", str(copy), "--storage", "private", "--prefix", "backup")
+
+
+def test_second_push_uploads_nothing(s3, tmp_path, count_requests):
+    make_tree(tmp_path, SMALL)
+    run("push", str(tmp_path))
+    count_requests.clear()
+    out = run("push", str(tmp_path))
+    assert "0 copied" in out and "3 unchanged" in out
+    assert count_requests == {"ListObjectsV2": 1}
+
+
+def test_second_pull_downloads_nothing(s3, tmp_path, count_requests):
+    make_tree(tmp_path / "src", SMALL)
+    run("push", str(tmp_path / "src"))
+    run("pull", str(tmp_path / "dst"))
+    count_requests.clear()
+    out = run("pull", str(tmp_path / "dst"))
+    assert "0 copied" in out and "3 unchanged" in out
+    assert count_requests == {"ListObjectsV2": 1}
+
+
+def test_changed_content_of_same_size_is_copied_again(s3, tmp_path):
+    make_tree(tmp_path, {"a.txt": b"alpha"})
+    run("push", str(tmp_path))
+    (tmp_path / "a.txt").write_bytes(b"ALPHA")
+    out = run("push", str(tmp_path))
+    assert "1 copied" in out
+    assert get_storage("public").open("a.txt").read() == b"ALPHA"
+
+
+def test_dry_run_changes_nothing(s3, tmp_path):
+    make_tree(tmp_path, {"a.txt": b"1", "b.txt": b"2"})
+    s3.client().put_object(Bucket=s3.public_bucket, Key="old.txt", Body=b"x")
+    out = run("push", str(tmp_path), "--dry-run", "--delete", "-v", "2")
+    assert "Would copy a.txt" in out and "Would delete old.txt" in out
+    assert "2 would copy" in out
+    assert s3.keys(s3.public_bucket) == ["old.txt"]
+
+
+def test_push_delete_removes_remote_extras_after_copying(s3, tmp_path):
+    make_tree(tmp_path, {"keep.txt": b"1"})
+    client = s3.client()
+    client.put_object(Bucket=s3.public_bucket, Key="gone.txt", Body=b"x")
+    client.put_object(Bucket=s3.public_bucket, Key="outside/other.txt", Body=b"x")
+    run("push", str(tmp_path), "--delete")
+    assert s3.keys(s3.public_bucket) == ["keep.txt"]
+
+
+def test_push_delete_is_limited_to_the_prefix(s3, tmp_path):
+    make_tree(tmp_path, {"keep.txt": b"1"})
+    client = s3.client()
+    client.put_object(Bucket=s3.public_bucket, Key="site/gone.txt", Body=b"x")
+    client.put_object(Bucket=s3.public_bucket, Key="other/stays.txt", Body=b"x")
+    out = run("push", str(tmp_path), "--prefix", "site/", "--delete")
+    assert "1 deleted" in out
+    assert sorted(s3.keys(s3.public_bucket)) == ["other/stays.txt", "site/keep.txt"]
+
+
+def test_failed_copy_deletes_nothing(s3, tmp_path, fail_s3):
+    make_tree(tmp_path, {"new.txt": b"1"})
+    s3.client().put_object(Bucket=s3.public_bucket, Key="old.txt", Body=b"x")
+    fail_s3("PutObject", status=500)
+    with pytest.raises(CommandError) as caught:
+        run("push", str(tmp_path), "--delete")
+    assert caught.value.returncode == 1
+    assert "nothing was deleted" in str(caught.value)
+    assert s3.keys(s3.public_bucket) == ["old.txt"]
+
+
+def test_pull_delete_removes_local_extras(s3, tmp_path):
+    s3.client().put_object(Bucket=s3.public_bucket, Key="a.txt", Body=b"1")
+    make_tree(tmp_path, {"stale.txt": b"old", "a.txt": b"1"})
+    out = run("pull", str(tmp_path), "--delete")
+    assert "1 deleted" in out and "1 unchanged" in out
+    assert tree(tmp_path) == {"a.txt": b"1"}
+
+
+def test_pull_refuses_unsafe_keys(s3, tmp_path):
+    client = s3.client()
+    client.put_object(Bucket=s3.public_bucket, Key="ok.txt", Body=b"1")
+    client.put_object(Bucket=s3.public_bucket, Key="a//b.txt", Body=b"x")
+    client.put_object(Bucket=s3.public_bucket, Key="../escape.txt", Body=b"x")
+    target = tmp_path / "dst"
+    out = run("pull", str(target))
+    assert "1 copied" in out and "2 unsafe names skipped" in out
+    assert tree(tmp_path) == {"dst/ok.txt": b"1"}
+
+
+def test_throttling_and_resets_are_survived(s3, tmp_path, fail_s3, no_sleep):
+    make_tree(tmp_path, {"a.txt": b"1", "b.txt": b"2"})
+    # More failures than botocore's own 5 attempts: mediahub's retry layer must act.
+    fail_s3("PutObject", status=503, times=6)
+    fail_s3("ListObjectsV2", reset=True, times=6)
+    out = run("push", str(tmp_path), "--jobs", "1")
+    assert "2 copied" in out
+    assert sorted(s3.keys(s3.public_bucket)) == ["a.txt", "b.txt"]
+    assert no_sleep  # it backed off
+
+
+def test_pull_survives_timeouts_and_leaves_no_partial_file(s3, tmp_path, fail_s3):
+    s3.client().put_object(Bucket=s3.public_bucket, Key="a.txt", Body=b"payload")
+    fail_s3("GetObject", timeout=True, times=6)
+    run("pull", str(tmp_path))
+    assert tree(tmp_path) == {"a.txt": b"payload"}
+
+
+def test_persistent_failure_is_one_line_per_file_and_exit_1(s3, tmp_path, fail_s3):
+    make_tree(tmp_path, {"a.txt": b"1"})
+    fail_s3("PutObject", status=503)
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 file.s. failed"):
+        call_command("mediahub_sync", "push", str(tmp_path), stdout=io.StringIO(), stderr=err)
+    assert "Failed a.txt: PutObject failed with SlowDown (HTTP 503)" in err.getvalue()
+    assert "fewer --jobs" in err.getvalue()
+    assert s3.keys(s3.public_bucket) == []
+
+
+def test_json_report(s3, tmp_path):
+    make_tree(tmp_path, {"a.txt": b"1"})
+    data = json.loads(run("push", str(tmp_path), "--json"))
+    assert data["copied"] == ["a.txt"] and data["skipped"] == 0 and data["failed"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["push", "/nonexistent/folder"], "is not a folder"),
+        (["push", ".", "--prefix", "../up"], "Unsafe object name"),
+        (["push", ".", "--storage", "nope"], "No storage named 'nope'"),
+        (["push", ".", "--jobs", "0"], "--jobs must be between 1 and 64"),
+    ],
+)
+def test_bad_input_is_a_clear_error(s3, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert s3.keys(s3.public_bucket) == []
+
+
+def test_delete_asks_for_confirmation(s3, tmp_path, monkeypatch):
+    s3.client().put_object(Bucket=s3.public_bucket, Key="old.txt", Body=b"x")
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="cancelled"):
+        call_command("mediahub_sync", "push", str(tmp_path), "--delete", stdout=io.StringIO())
+    assert s3.keys(s3.public_bucket) == ["old.txt"]
+
+
+def test_progress_goes_to_stderr_with_verbosity_2(s3, tmp_path):
+    make_tree(tmp_path, {"a.txt": b"1"})
+    out, err = io.StringIO(), io.StringIO()
+    from mediahub.operations import progress
+
+    bar = progress.Progress("Push", stream=err, verbosity=2)
+    sync.push(get_storage("public"), str(tmp_path), progress=bar)
+    assert "Push [" in err.getvalue() and "1/1 100%" in err.getvalue()
+    assert out.getvalue() == ""
+    quiet = io.StringIO()
+    sync.push(
+        get_storage("public"), str(tmp_path), progress=progress.Progress("Push", stream=quiet)
+    )
+    assert quiet.getvalue() == ""  # not a TTY, verbosity 1: silent
+
+
+def test_local_storage_push_works_too(tmp_path, settings):
+    from mediahub import dsn
+
+    root = tmp_path / "media"
+    settings.STORAGES = {**settings.STORAGES, "default": dsn.parse(f"file://{root}?url=/m/")}
+    make_tree(tmp_path / "src", {"x/y.txt": b"1"})
+    report = sync.push(get_storage("public"), str(tmp_path / "src"))
+    assert report.copied == ["x/y.txt"] and (root / "x" / "y.txt").read_bytes() == b"1"
