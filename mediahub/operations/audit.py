@@ -152,16 +152,18 @@ class _Auditor:
         except bucket.NotSupported as error:
             self.report.notes.append(f"Block Public Access: not supported ({error})")
             return
-        off = [name for name, value in current.items() if not value]
+        off, exposing = bucket.block_gaps(current)
         if not off:
             return
         finding = self.report.add(
             "block-public-access",
             self.storage.bucket_name,
             "Block Public Access is off (" + ", ".join(off) + ")",
-            WARNING if self.shared else ERROR,
+            ERROR if exposing and not self.shared else WARNING,
         )
-        if self.shared:
+        if not exposing:
+            finding.change = "IgnorePublicAcls is on: public ACLs have no effect; left as is"
+        elif self.shared:
             finding.change = "bucket shared with the public storage: left as is"
         elif not self.fix_policy:
             finding.change = "not changed: run with --fix --fix-policy to block public access"

@@ -72,6 +72,17 @@ def public_access_block(storage: Storage) -> dict[str, bool]:
     return {name: bool(config.get(name, False)) for name in BLOCK_ALL}
 
 
+def block_gaps(switches: dict[str, bool]) -> tuple[list[str], bool]:
+    """The switches that are off, and whether that can expose objects.
+
+    ``BlockPublicAcls`` alone off is not an exposure: with ``IgnorePublicAcls`` on, a
+    public ACL can be written but S3 ignores it (some providers, e.g. Ceph RGW 16,
+    refuse even private uploads while ``BlockPublicAcls`` is on).
+    """
+    off = [name for name, on in switches.items() if not on]
+    return off, bool(set(off) - {"BlockPublicAcls"})
+
+
 def put_public_access_block(storage: Storage, config: dict[str, bool]) -> None:
     retry.call(
         client(storage).put_public_access_block,

@@ -216,12 +216,16 @@ class _Doctor:
         except bucket.NotSupported:
             self.health.add("block public access", SKIP, "not supported by this provider")
             return
-        off = [name for name, on in switches.items() if not on]
+        off, exposing = bucket.block_gaps(switches)
         if not self.private:
             detail = "all on" if not off else "off: " + ", ".join(off)
             self.health.add("block public access", OK, detail)
         elif not off:
             self.health.add("block public access", OK, "all four switches on")
+        elif not exposing:
+            self.health.add(
+                "block public access", OK, "on (BlockPublicAcls off; IgnorePublicAcls covers it)"
+            )
         elif self.shared:
             self.health.add(
                 "block public access", WARNING, "off (bucket shared with the public storage)"
