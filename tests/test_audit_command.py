@@ -153,3 +153,25 @@ def test_fix_policy_without_fix_is_refused(s3):
 def test_unknown_storage_is_a_clear_error(s3):
     with pytest.raises(CommandError, match="No storage named 'nope'"):
         call_command("mediahub_audit", "--storage", "nope", stdout=io.StringIO())
+
+
+def test_unreadable_acl_is_a_warning_and_the_object_is_probed(s3, fail_s3, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    s3.client().put_object(Bucket=s3.private_bucket, Key="a.txt", Body=b"1")
+    fail_s3("GetObjectAcl", status=500)
+    code, out = run("--storage", "private", "--sample", "0")
+    assert code == 0, out
+    assert (
+        "WARNING object-acl: a.txt: ACL unreadable: GetObjectAcl failed with InternalError" in out
+    )
+
+
+def test_throttled_listing_is_retried(s3, fail_s3, monkeypatch):
+    slept = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    s3.client().put_object(Bucket=s3.private_bucket, Key="a.txt", Body=b"1", ACL="public-read")
+    fail_s3("ListObjectsV2", status=503, times=5)
+    fail_s3("GetObjectAcl", reset=True, times=5)
+    code, out = run("--storage", "private")
+    assert code == 1 and "object-acl: a.txt" in out
+    assert slept

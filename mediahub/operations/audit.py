@@ -246,7 +246,8 @@ class _Auditor:
         s3 = client(self.storage)
         name = self.storage.bucket_name
 
-        def check(item: StoredObject) -> tuple[StoredObject, list[str] | None]:
+        def check(item: StoredObject) -> tuple[StoredObject, list[str] | str | None]:
+            """``(item, public grants)``; None: ACLs disabled; a string: unreadable ACL."""
             try:
                 acl = retry.call(s3.get_object_acl, Bucket=name, Key=item.key)
             except ClientError as error:
@@ -254,7 +255,9 @@ class _Auditor:
                     return item, None
                 if retry.error_status(error) == 404:  # deleted meanwhile
                     return item, []
-                raise
+                return item, retry.describe(error)
+            except Exception as error:
+                return item, retry.describe(error)
             finally:
                 self.progress.advance()
             return item, bucket.public_grants(acl)
@@ -268,7 +271,11 @@ class _Auditor:
             return flagged
         fixes = []
         for item, grants in results:
-            if self.private and grants:
+            if isinstance(grants, str):
+                # Unknown: reported, and always probed anonymously below.
+                self.report.add("object-acl", item.name, "ACL unreadable: " + grants, WARNING)
+                flagged.add(item.key)
+            elif self.private and grants:
                 finding = self.report.add(
                     "object-acl", item.name, "ACL grants " + ", ".join(grants)
                 )
