@@ -69,7 +69,7 @@ def test_failed_upload_publishes_nothing_and_leaves_no_staged_object(s3, fail_s3
     assert get_storage("public").open("out/a.txt").read() == b"old a"
 
 
-def test_second_upload_failing_publishes_nothing(s3, fail_s3, count_requests):
+def test_second_upload_failing_publishes_nothing(s3, count_requests, monkeypatch):
     calls = {"n": 0}
     from mediahub.operations import transfer
 
@@ -81,15 +81,12 @@ def test_second_upload_failing_publishes_nothing(s3, fail_s3, count_requests):
             raise OSError("disk read error")
         return original(storage, source, name, **kwargs)
 
-    pytest.MonkeyPatch().setattr(transfer, "upload", flaky)
-    try:
-        with pytest.raises(OSError):
-            with workspace(storage="public", outputs=["a.txt", "b.txt"]) as ws:
-                for name in ("a.txt", "b.txt"):
-                    with open(ws.path(name), "wb") as handle:
-                        handle.write(b"x")
-    finally:
-        transfer.upload = original
+    monkeypatch.setattr(transfer, "upload", flaky)
+    with pytest.raises(OSError):
+        with workspace(storage="public", outputs=["a.txt", "b.txt"]) as ws:
+            for name in ("a.txt", "b.txt"):
+                with open(ws.path(name), "wb") as handle:
+                    handle.write(b"x")
     assert s3.keys(s3.public_bucket) == []  # a.txt was staged, then removed, never published
     assert count_requests["CopyObject"] == 0
 
