@@ -88,6 +88,7 @@ def key_of(storage, name: str) -> str:
 
 
 # -- where the objects go -----------------------------------------------------------------
+@pytest.mark.s3semantics
 def test_private_file_from_model_api_lands_in_private_bucket_and_is_not_anonymous(s3, folder):
     filer_file = make_file(folder, is_public=False)
 
@@ -99,6 +100,7 @@ def test_private_file_from_model_api_lands_in_private_bucket_and_is_not_anonymou
     assert filer_file.url == f"/smedia/filer_private/{filer_file.file.name}"
 
 
+@pytest.mark.s3semantics
 def test_public_file_lands_in_public_bucket_and_is_readable_anonymously(s3, folder):
     filer_file = make_file(folder, is_public=True, name="brochure.pdf")
 
@@ -272,6 +274,9 @@ def test_server_checks_permission_itself(rf, s3, folder, filer_settings):
 
     with pytest.raises(PermissionDenied):
         SignedRedirectServer().serve(request, filer_file)
+    from mediahub.models import DownloadLog
+
+    assert DownloadLog.objects.get().outcome == "forbidden"
 
 
 def test_missing_object_is_404_and_logged(s3, client, admin_user, folder):
@@ -341,6 +346,7 @@ def test_local_private_storage_streams_without_a_path(settings, tmp_path, client
 THUMB = {"size": (40, 40), "crop": True}
 
 
+@pytest.mark.s3semantics
 def test_private_image_thumbnails_stay_private_and_are_served_signed(
     s3, client, admin_user, folder
 ):

@@ -35,7 +35,7 @@ from mediahub.storage import UnknownStorage, alias_of, resolve_alias
 logger = logging.getLogger("mediahub.contrib.filer")
 
 
-class StorageUnavailable(HttpResponse):
+class ServiceUnavailable(HttpResponse):
     """503 when the storage cannot be reached (no detail leaked)."""
 
     status_code = 503
@@ -59,26 +59,28 @@ class SignedRedirectServer(ServerBase):
 
     def serve(self, request: HttpRequest, filer_file: Any, **kwargs: Any) -> HttpResponse:
         """Answer one request for ``filer_file`` (a filer ``File`` or a thumbnail file)."""
-        if hasattr(filer_file, "has_read_permission"):
-            if not filer_file.has_read_permission(request):
-                raise PermissionDenied
+        is_file = hasattr(filer_file, "has_read_permission")
+        if is_file:
             storage, name = filer_file.file.storage, filer_file.file.name
-            filename = filer_file.original_filename or posixpath.basename(name)
+            filename = filer_file.original_filename or posixpath.basename(name or "")
             inline, content_type = self.inline, None
         else:  # a thumbnail (easy_thumbnails ThumbnailFile)
             storage, name = filer_file.storage, filer_file.name
-            filename = posixpath.basename(name)
-            inline, content_type = True, mimetypes.guess_type(name)[0]
+            filename = posixpath.basename(name or "")
+            inline, content_type = True, mimetypes.guess_type(name or "")[0]
         if not name:
             raise Http404("File not found")
         target, key = resolve(storage, name)
         alias = _alias(storage, target)
+        if is_file and not filer_file.has_read_permission(request):
+            _record(request, alias, key, "forbidden")
+            raise PermissionDenied
         try:
             found = target.exists(key)
         except (ClientError, BotoCoreError, OSError) as error:
             logger.warning("filer download: storage %r failed: %s", alias, type(error).__name__)
             _record(request, alias, key, "unavailable")
-            return _no_store(StorageUnavailable("Storage unavailable, try again later."))
+            return _no_store(ServiceUnavailable("Storage unavailable, try again later."))
         if not found:
             _record(request, alias, key, "missing")
             raise Http404("File not found")
