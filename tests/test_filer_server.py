@@ -395,3 +395,13 @@ def test_public_image_thumbnails_go_to_public_bucket(s3, folder):
     assert thumbnail.name in s3.keys(s3.public_bucket)
     assert s3.keys(s3.private_bucket) == []
     assert requests.get(thumbnail.url, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("seconds", [0, -5, 604801, "60"])
+def test_server_refuses_bad_lifetimes_at_start_up(seconds):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mediahub.contrib.filer.server import SignedRedirectServer
+
+    with pytest.raises(ImproperlyConfigured, match="expires_in"):
+        SignedRedirectServer(expires_in=seconds)

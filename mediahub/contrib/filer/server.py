@@ -23,7 +23,7 @@ import posixpath
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 from filer.server.backends.base import ServerBase
@@ -31,6 +31,7 @@ from filer.server.backends.base import ServerBase
 from mediahub.contrib.filer.storage import MediahubFilerStorage, resolve
 from mediahub.http import content_disposition
 from mediahub.storage import UnknownStorage, alias_of, resolve_alias
+from mediahub.storage.s3 import check_expiry
 
 logger = logging.getLogger("mediahub.contrib.filer")
 
@@ -53,6 +54,11 @@ class SignedRedirectServer(ServerBase):
     def __init__(
         self, inline: bool = False, expires_in: int | None = None, thumbnails: bool = False
     ) -> None:
+        if expires_in is not None:
+            try:
+                check_expiry(expires_in)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"FILER_SERVERS expires_in: {exc}") from None
         self.inline = inline
         self.expires_in = expires_in
         self.thumbnails = thumbnails
