@@ -348,8 +348,10 @@ THUMB = {"size": (40, 40), "crop": True}
 
 @pytest.mark.s3semantics
 def test_private_image_thumbnails_stay_private_and_are_served_signed(
-    s3, client, admin_user, folder
+    s3, client, admin_user, folder, count_requests
 ):
+    from mediahub.models import DownloadLog
+
     image = make_image(folder, is_public=False)
 
     thumbnail = image.file.get_thumbnail(THUMB)
@@ -363,8 +365,11 @@ def test_private_image_thumbnails_stay_private_and_are_served_signed(
 
     assert client.get(thumbnail.url).status_code == 404  # anonymous
     client.force_login(admin_user)
+    count_requests.clear()
     answer = client.get(thumbnail.url)
     assert answer.status_code == 302
+    assert count_requests.total == 0  # listings show dozens: no HEAD, no audit row
+    assert not DownloadLog.objects.exists()
     download = requests.get(answer["Location"], timeout=10)
     assert download.status_code == 200
     assert download.headers["Content-Type"] == "image/jpeg"  # thumbnail.name ends .jpg

@@ -64,32 +64,37 @@ class SignedRedirectServer(ServerBase):
         self.thumbnails = thumbnails
 
     def serve(self, request: HttpRequest, filer_file: Any, **kwargs: Any) -> HttpResponse:
-        """Answer one request for ``filer_file`` (a filer ``File`` or a thumbnail file)."""
+        """Answer one request for ``filer_file`` (a filer ``File`` or a thumbnail file).
+
+        Files: permission check, one ``HEAD`` (a deleted object answers 404, not a
+        presigned URL to an S3 error), an audit row, the redirect. Thumbnails (a
+        folder listing shows dozens): the redirect only, inline, not audited.
+        """
         is_file = hasattr(filer_file, "has_read_permission")
-        if is_file:
-            storage, name = filer_file.file.storage, filer_file.file.name
-            filename = filer_file.original_filename or posixpath.basename(name or "")
-            inline, content_type = self.inline, None
-        else:  # a thumbnail (easy_thumbnails ThumbnailFile)
-            storage, name = filer_file.storage, filer_file.name
-            filename = posixpath.basename(name or "")
-            inline, content_type = True, mimetypes.guess_type(name or "")[0]
+        field_file = filer_file.file if is_file else filer_file
+        name = field_file.name
         if not name:
             raise Http404("File not found")
-        target, key = resolve(storage, name)
-        alias = _alias(storage, target)
-        if is_file and not filer_file.has_read_permission(request):
-            _record(request, alias, key, "forbidden")
-            raise PermissionDenied
-        try:
-            found = target.exists(key)
-        except (ClientError, BotoCoreError, OSError) as error:
-            logger.warning("filer download: storage %r failed: %s", alias, type(error).__name__)
-            _record(request, alias, key, "unavailable")
-            return _no_store(ServiceUnavailable("Storage unavailable, try again later."))
-        if not found:
-            _record(request, alias, key, "missing")
-            raise Http404("File not found")
+        target, key = resolve(field_file.storage, name)
+        alias = _alias(field_file.storage, target)
+        if is_file:
+            if not filer_file.has_read_permission(request):
+                _record(request, alias, key, "forbidden")
+                raise PermissionDenied
+            filename = filer_file.original_filename or posixpath.basename(name)
+            inline, content_type = self.inline, None
+            try:
+                found = target.exists(key)
+            except (ClientError, BotoCoreError, OSError) as error:
+                logger.warning("filer download: storage %r failed: %s", alias, type(error).__name__)
+                _record(request, alias, key, "unavailable")
+                return _no_store(ServiceUnavailable("Storage unavailable, try again later."))
+            if not found:
+                _record(request, alias, key, "missing")
+                raise Http404("File not found")
+        else:
+            filename = posixpath.basename(name)
+            inline, content_type = True, mimetypes.guess_type(name)[0]
         if callable(getattr(target, "presigned_url", None)):
             from mediahub.links import presigned_download_url
 
@@ -101,13 +106,15 @@ class SignedRedirectServer(ServerBase):
                 content_type=content_type,
                 expires_in=self.expires_in,
             )
-            _record(request, alias, key, "redirected")
+            if is_file:
+                _record(request, alias, key, "redirected")
             return _no_store(HttpResponseRedirect(url))
         response = FileResponse(target.open(key, "rb"), content_type=content_type)
         response["Content-Disposition"] = content_disposition(filename, inline=inline)
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'"
-        _record(request, alias, key, "streamed")
+        if is_file:
+            _record(request, alias, key, "streamed")
         return _no_store(response)
 
 
