@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import pytest
 import requests
 from django.core.files.storage import storages
-from django.test import override_settings
 
 from mediahub import dsn
 from mediahub.testing.s3server import Layout, MotoServer, create_layout
@@ -121,15 +120,17 @@ def s3(s3_server: S3Endpoint, settings) -> Iterator[S3Fixture]:
         region=s3_server.region,
     )
     public = dsn.parse(layout.public_dsn)
-    with override_settings(
-        STORAGES={
-            "default": public,
-            "private": dsn.parse(layout.private_dsn, visibility="private"),
-            "easy_thumbnails": public,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-    ):
-        yield S3Fixture(endpoint=s3_server, layout=layout)
+    # Through pytest-django's ``settings`` rather than a nested override_settings: a test
+    # that also sets ``settings.X`` then has both undone in the right order (a nested
+    # override made ``settings`` restore a snapshot holding these STORAGES, leaking them
+    # into every later test).
+    settings.STORAGES = {
+        "default": public,
+        "private": dsn.parse(layout.private_dsn, visibility="private"),
+        "easy_thumbnails": public,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    yield S3Fixture(endpoint=s3_server, layout=layout)
 
 
 class RequestCounter(Counter):
