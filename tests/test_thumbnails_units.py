@@ -178,3 +178,33 @@ def test_template_tag_bad_size_is_an_error():
 def test_thumb_prints_its_url():
     thumb = thumbnail("a.jpg", size="8x8")
     assert str(thumb) == thumb.url and thumb.width is None
+
+
+@pytest.mark.parametrize("prefix", ["", "thumbs", "/abs/", "../up/"])
+def test_thumbnail_prefix_must_be_a_folder_of_its_own(prefix):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(MEDIAHUB={"PRIVATE_THUMBNAIL_PREFIX": prefix}):
+        with pytest.raises(ImproperlyConfigured, match="PRIVATE_THUMBNAIL_PREFIX"):
+            resolve_target("private")
+
+
+def test_pick_accepts_naive_modified_times():
+    from mediahub.thumbnails.cache import Cached, pick
+
+    built = datetime(2024, 1, 2, tzinfo=UTC)
+    candidates = [Cached("t/a.jpg.x.v1.jpg", "v1", "jpg", built, 1, 1)]
+    assert pick(candidates, None, datetime(2024, 1, 1)) is candidates[0]
+    assert pick(candidates, None, datetime(2024, 1, 3)) is None  # source changed after
+    assert pick(candidates, "v2") is None and pick(candidates, "v1") is candidates[0]
+
+
+def test_plain_django_storage_sources_are_read_without_stat(tmp_path):
+    from django.core.files.storage import InMemoryStorage
+
+    from mediahub.thumbnails.generate import _stat
+
+    storage = InMemoryStorage()
+    storage.save("a.jpg", ContentFile(b"12345"))
+    size, etag, modified = _stat(storage, "a.jpg")
+    assert (size, etag) == (5, None) and modified is not None

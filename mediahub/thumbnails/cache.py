@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -81,6 +81,8 @@ def pick(
     only a last-modified time, a thumbnail built after it is fresh too. With
     neither, the newest one is (a page that knows nothing costs no request).
     """
+    if modified is not None and modified.tzinfo is None:
+        modified = modified.replace(tzinfo=UTC)
     for cached in candidates:
         if version is not None and cached.version == version:
             return cached

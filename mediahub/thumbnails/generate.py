@@ -149,10 +149,9 @@ def fetch(target: Target, name: str, directory: str) -> Fetched:
             modified = answer.get("LastModified")
             chunks = _stream_chunks(body)
         else:
-            entry = storage.stat(name)
-            if entry.size > limit:
-                raise _too_large(entry.size)
-            etag, modified = entry.etag, entry.modified
+            size, etag, modified = _stat(storage, name)
+            if size > limit:
+                raise _too_large(size)
             chunks = _read_chunks(storage, name)
         with open(path, "wb") as out:
             for chunk in chunks:
@@ -167,6 +166,18 @@ def fetch(target: Target, name: str, directory: str) -> Fetched:
             raise SourceMissing(f"{name!r} does not exist in {target.source_alias!r}") from None
         raise StorageUnavailable(f"reading {name!r} failed: {_describe(error)}") from error
     return Fetched(path, written, etag, modified)
+
+
+def _stat(storage, name: str) -> tuple[int, str | None, datetime | None]:
+    """Size, ETag and last-modified of a non-S3 source (mediahub's ``stat`` when present)."""
+    if hasattr(storage, "stat"):
+        entry = storage.stat(name)
+        return entry.size, entry.etag, entry.modified
+    try:
+        modified = storage.get_modified_time(name)
+    except NotImplementedError:
+        modified = None
+    return storage.size(name), None, modified
 
 
 def _stream_chunks(body):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import Storage, storages
 from easy_thumbnails.utils import get_storage_hash
 
@@ -53,7 +54,7 @@ class Target:
 
     def is_thumbnail_name(self, name: str) -> bool:
         """True for an object of the source storage that is itself one of our thumbnails."""
-        return bool(self.prefix) and self.same_storage and name.startswith(self.prefix)
+        return self.same_storage and name.startswith(self.prefix)
 
 
 def storage_identity(storage: Storage) -> str:
@@ -75,9 +76,17 @@ def cache_hash(alias: str, storage: Storage) -> str:
 
 def _prefix(setting: str) -> str:
     value = getattr(app_settings, setting)
-    if value in (None, ""):
-        return ""
-    validate_folder(value)
+    try:
+        if not value:
+            raise SuspiciousFileOperation("empty")
+        validate_folder(value)
+    except SuspiciousFileOperation:
+        # Thumbnails need a folder of their own: mixed with the sources, they would be
+        # listed (and thumbnailed) as sources themselves.
+        raise ImproperlyConfigured(
+            f"MEDIAHUB[{setting!r}] must be a folder name ending in '/', such as "
+            f"'thumbnails/' (got {value!r})."
+        ) from None
     return value
 
 
