@@ -40,7 +40,8 @@ class StoredObject:
 
 def is_s3(storage: Storage) -> bool:
     """True for django-storages S3 storages (the ones with a bucket and a client)."""
-    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+    # On the class: the instance's ``connection`` property would build a client per thread.
+    return hasattr(storage, "bucket_name") and hasattr(type(storage), "connection")
 
 
 def client(storage: Storage) -> Any:

@@ -219,15 +219,28 @@ def upload(
         return retry.call(generic, policy=policy)
     params = write_parameters(storage, name)
     s3 = client(storage)
-    retry.call(
-        s3.upload_file,
-        source,
-        storage.bucket_name,
-        key_of(storage, name),
-        ExtraArgs=params,
-        Config=storage.transfer_config,
-        policy=policy,
-    )
+    key = key_of(storage, name)
+    config = storage.transfer_config
+    if size >= config.multipart_threshold:
+        # s3transfer: parallel parts, bounded memory, aborts the upload on failure.
+        retry.call(
+            s3.upload_file,
+            source,
+            storage.bucket_name,
+            key,
+            ExtraArgs=params,
+            Config=config,
+            policy=policy,
+        )
+        return size
+
+    def put() -> None:
+        # One PutObject (no transfer manager and its thread pool per file); the file is
+        # reopened on every attempt, so a retry sends the whole body again.
+        with open(source, "rb") as body:
+            s3.put_object(Bucket=storage.bucket_name, Key=key, Body=body, **params)
+
+    retry.call(put, policy=policy)
     return size
 
 
