@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from mediahub.fields import ExistingObject, RejectedObject
 from mediahub.names import validate_name
 from mediahub.storage import get_storage
+from mediahub.thumbnails import preview_url
 
 #: File extensions previewed with an ``<img>``.
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/avif")
@@ -66,6 +67,9 @@ class MediaFileWidget(forms.ClearableFileInput):
                 "file_url": url,
                 "file_name": str(value) if is_initial else "",
                 "is_image": content_type in IMAGE_TYPES,
+                "preview_url": preview_url(value.name, storage=self.visibility, fallback=url)
+                if is_initial and content_type in IMAGE_TYPES
+                else None,
                 "existing_name": self.existing_name(name),
                 "existing_id": f"{base_id}_existing",
                 "picker_url": self.picker_url(),

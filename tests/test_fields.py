@@ -184,7 +184,8 @@ def test_widget_shows_signed_link_preview_clear_and_choose_button():
     href = html.split('<a href="', 1)[1].split('"', 1)[0]
     assert href.startswith("/media-links/d/")
     assert links.load(links.token_from(href)).name == document.scan.name
-    assert f'<img src="{href}"' in html
+    preview = html.split('<img src="', 1)[1].split('"', 1)[0]
+    assert preview.startswith("/media-links/t/")  # the private thumbnail's signed endpoint
     assert 'name="scan-clear"' in html and 'type="file" name="scan"' in html
     assert '<input type="hidden" name="scan_existing" id="id_scan_existing"' in html
     assert 'class="button mediahub-choose"' in html

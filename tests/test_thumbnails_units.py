@@ -208,3 +208,21 @@ def test_plain_django_storage_sources_are_read_without_stat(tmp_path):
     storage.save("a.jpg", ContentFile(b"12345"))
     size, etag, modified = _stat(storage, "a.jpg")
     assert (size, etag) == (5, None) and modified is not None
+
+
+@pytest.mark.django_db
+def test_admin_widget_previews_private_images_through_their_thumbnail(client):
+    from example_project.demo.models import Document
+    from mediahub.widgets import MediaFileWidget
+
+    storages["private"].save("scans/w.jpg", ContentFile(images.jpeg(400, 300)))
+    document = Document(title="t", scan="scans/w.jpg")
+
+    html = MediaFileWidget(visibility="private").render("scan", document.scan)
+
+    preview = html.split('<img src="', 1)[1].split('"', 1)[0]
+    response = client.get(preview)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/media-links/d/")  # a signed private link
+    made = thumbnail("scans/w.jpg", storage="private", alias="admin")
+    assert made.ready and (made.width, made.height) == (80, 80)

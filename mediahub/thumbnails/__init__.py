@@ -26,6 +26,7 @@ __all__ = [
     "Thumb",
     "delete_thumbnails",
     "placeholder_url",
+    "preview_url",
     "thumbnail",
     "thumbnail_url",
     "thumbnails",
@@ -160,6 +161,22 @@ def thumbnail_url(
         source_modified=source_modified,
         **options,
     ).url
+
+
+def preview_url(name: str, *, storage: str, fallback: str | None = None) -> str | None:
+    """An admin preview of an image: its ``admin`` alias thumbnail, else ``fallback``.
+
+    Never raises: a widget must render even when thumbnails cannot be had.
+    """
+    try:
+        return thumbnail_url(name, storage=storage, alias="admin")
+    except Exception as error:
+        import logging
+
+        logging.getLogger("mediahub.thumbnails").warning(
+            "No preview thumbnail for %r: %s", name, error
+        )
+        return fallback
 
 
 def delete_thumbnails(name: str, *, storage: str) -> int:
