@@ -278,3 +278,12 @@ def test_thumbnail_of_a_thumbnail_is_itself(s3, client):
     thumb = thumbnail(key, storage="private", size="20x20")
 
     assert thumb.ready and key in thumb.url and "X-Amz-Signature=" in thumb.url
+
+
+def test_endpoint_only_answers_safe_methods(s3, client):
+    put(s3, s3.public_bucket, "m.jpg", images.jpeg())
+    url = thumbnail_url("m.jpg", size="20x20")
+
+    assert client.post(url).status_code == 405
+    assert not Thumbnail.objects.exists()
+    assert client.head(url).status_code == 302

@@ -131,3 +131,12 @@ def test_bad_arguments_are_clear_errors(s3, aliases, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("mediahub_thumbnails", *args, stdout=StringIO(), stderr=StringIO())
     assert not Thumbnail.objects.exists()
+
+
+def test_listing_failure_is_one_clear_line(s3, aliases, fail_s3):
+    put(s3, s3.public_bucket, "x.jpg")
+    fail_s3("ListObjectsV2", status=503)
+
+    with pytest.raises(CommandError, match=r"^Listing: ListObjectsV2 failed with SlowDown"):
+        call_command("mediahub_thumbnails", stdout=StringIO(), stderr=StringIO())
+    assert not Thumbnail.objects.exists()
