@@ -605,3 +605,30 @@ def test_location_is_kept_in_popup_mode(client, editor, s3):
     # A hostile target id is dropped.
     body = client.get(browse_url(_popup="1", target='x"><script>')).content.decode()
     assert 'data-popup-target=""' in body
+
+
+# -- local development storages (memory here): same views, no S3 ----------------------------------
+def test_library_works_on_non_s3_storages(client, editor):
+    """tests.settings uses in-memory storages: every action works without S3."""
+    public = get_storage("public")
+    public.save("docs/a.txt", ContentFile(b"a"))
+    assert "docs/" in client.get(browse_url()).content.decode()
+    body = client.get(browse_url(path="docs/")).content.decode()
+    assert "a.txt" in body and 'data-direct="0"' in body
+    client.post(reverse("admin:mediahub_mkdir", args=["public"]), {"name": "new"})
+    assert "new/" in client.get(browse_url()).content.decode()
+    response = client.post(
+        reverse("admin:mediahub_upload", args=["public"]),
+        {"path": "docs/", "files": [ContentFile(b"b", name="a.txt")]},
+        headers={"Accept": "application/json"},
+    )
+    assert response.json()["files"][0]["stored_as"].startswith("docs/a_")
+    move = reverse("admin:mediahub_move", args=["public"])
+    client.post(move, {"name": "docs/a.txt", "new_name": "new/a.txt"})
+    assert public.exists("new/a.txt") and not public.exists("docs/a.txt")
+    client.post(move, {"folder": "new/", "new_name": "moved/"})
+    assert public.exists("moved/a.txt") and not public.exists("new/a.txt")
+    client.post(reverse("admin:mediahub_visibility", args=["public"]), {"name": "moved/a.txt"})
+    assert get_storage("private").exists("moved/a.txt") and not public.exists("moved/a.txt")
+    client.post(reverse("admin:mediahub_delete", args=["public"]), {"folder": "docs/"})
+    assert public.listdir("")[0] == ["moved"]

@@ -507,7 +507,22 @@ def delete_folder(storage: str, path: str) -> int:
         return contents.count
     for entry in contents.files:
         target.delete(entry.path)
+    _remove_directories(target, path)
     return contents.count
+
+
+def _remove_directories(storage: Storage, path: str) -> None:
+    """Remove the (now empty) directories of a local or in-memory folder, deepest first."""
+    folders, stack = [path], [path]
+    while stack:
+        page = storage.list_folder(stack.pop(), page_size=1000)
+        stack.extend(sub.path for sub in page.folders)
+        folders.extend(sub.path for sub in page.folders)
+    for folder in sorted(folders, key=len, reverse=True):
+        try:
+            storage.delete(folder.rstrip("/"))
+        except OSError:  # not empty (a name mediahub refuses is still in it)
+            logger.warning("Left the folder %r in place: it is not empty.", folder)
 
 
 def _rest(path: str, name: str) -> str:
@@ -678,6 +693,7 @@ def move_folder(storage: str, path: str, new_path: str) -> int:
     else:
         for entry in contents.files:
             target.delete(entry.path)
+        _remove_directories(target, path)
     return len(contents.files)
 
 

@@ -14,7 +14,7 @@ import logging
 import posixpath
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib import messages
@@ -289,6 +289,20 @@ class LibraryViews:
                 for folder in (listing.folders if listing else ())
             ],
             parent_url=location.folder_url(parent + "/" if parent else ""),
+            # Reversed and translated once per page, not once per row.
+            urls={
+                action: reverse(f"admin:mediahub_{action}", kwargs={"storage": storage})
+                for action in ("details", "open", "move", "delete", "visibility")
+            },
+            labels={
+                "details": _("Details"),
+                "move": _("Rename/move"),
+                "delete": _("Delete"),
+                "folder": _("Folder"),
+                "choose": _("Choose"),
+                "visibility": _("Make private") if storage == "public" else _("Make public"),
+            },
+            here=quote(location.path, safe=""),
             clear_filter_url=location.folder_url(location.path),
             pages=location.pagination(listing.page.next_cursor if listing else None),
             folder_form=FolderForm(),
