@@ -13,26 +13,11 @@ from mediahub.storage.listing import (
     check_listing_args,
     page_from_sorted,
 )
+from mediahub.storage.validation import ValidatedNamesMixin
 
 
-class MemoryListingMixin:
+class MemoryListingMixin(ValidatedNamesMixin):
     visibility = "public"
-
-    def _save(self, name, content):
-        validate_name(name)
-        return super()._save(name, content)
-
-    def _open(self, name, mode="rb"):
-        validate_name(name)
-        return super()._open(name, mode)
-
-    def delete(self, name):
-        validate_name(name)
-        return super().delete(name)
-
-    def exists(self, name):
-        validate_name(name)
-        return super().exists(name)
 
     def list_folder(
         self,

@@ -37,6 +37,7 @@ from mediahub.storage.listing import (
     FolderPage,
     check_listing_args,
 )
+from mediahub.storage.validation import ValidatedNamesMixin
 
 #: Part size of the create-if-absent multipart upload.
 MULTIPART_PART_SIZE = 8 * 1024**2
@@ -66,7 +67,7 @@ def check_expiry(seconds: int) -> int:
     return seconds
 
 
-class MediaS3Storage(S3Storage):
+class MediaS3Storage(ValidatedNamesMixin, S3Storage):
     """Common base of :class:`PublicS3Storage` and :class:`PrivateS3Storage`."""
 
     visibility = "public"
@@ -106,26 +107,6 @@ class MediaS3Storage(S3Storage):
     def _relative(self, key: str) -> str:
         base = self.location.strip("/")
         return key[len(base) + 1 :] if base else key
-
-    def _open(self, name, mode="rb"):
-        validate_name(name)
-        return super()._open(name, mode)
-
-    def delete(self, name):
-        validate_name(name)
-        return super().delete(name)
-
-    def exists(self, name):
-        validate_name(name)
-        return super().exists(name)
-
-    def size(self, name):
-        validate_name(name)
-        return super().size(name)
-
-    def get_modified_time(self, name):
-        validate_name(name)
-        return super().get_modified_time(name)
 
     def listdir(self, name):
         validate_folder(name if not name or name.endswith("/") else name + "/")
