@@ -296,3 +296,13 @@ def test_all_four_field_kinds_are_model_fields():
     kinds = {type(Document._meta.get_field(n)) for n in ("attachment", "contract", "cover", "scan")}
     assert kinds == {PublicFileField, PrivateFileField, PublicImageField, PrivateImageField}
     assert all(issubclass(kind, models.FileField) for kind in kinds)
+
+
+@pytest.mark.django_db
+def test_demo_load_creates_a_document_using_all_four_fields():
+    call_command("demo_load", bulk=2, jobs=1, stdout=io.StringIO())
+    document = Document.objects.get()
+    for field_name in ("attachment", "contract", "cover", "scan"):
+        file = getattr(document, field_name)
+        assert file.storage.exists(file.name), field_name
+    assert document.contract.url.startswith("/media-links/d/")

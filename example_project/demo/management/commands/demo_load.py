@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 
+from example_project.demo.models import Document
 from example_project.demo.samples import COLOURS, image_bytes, pdf_bytes
 from mediahub.storage import get_storage
 
@@ -28,20 +29,36 @@ class Command(BaseCommand):
             return
         for label, start, end in COLOURS:
             public.save(f"images/{label}.jpg", ContentFile(image_bytes(label, start, end)))
-        public.save(
+        logo = public.save(
             "images/logo.png",
             ContentFile(image_bytes("logo", (0, 0, 0), (90, 90, 90), (256, 256), "PNG")),
         )
-        public.save("data/hello.json", ContentFile(b'{"message": "Hello from the public bucket"}'))
-        for label, start, end in COLOURS[:3]:
+        hello = public.save(
+            "data/hello.json", ContentFile(b'{"message": "Hello from the public bucket"}')
+        )
+        photos = [
             private.save(
                 f"photos/{label}-private.jpg",
                 ContentFile(image_bytes(f"private {label}", start, end)),
             )
-        for title in ("Invoice 2026-001", "Contract", "Payroll October"):
+            for label, start, end in COLOURS[:3]
+        ]
+        documents = [
             private.save(
                 f"documents/{title.lower().replace(' ', '-')}.pdf", ContentFile(pdf_bytes(title))
             )
+            for title in ("Invoice 2026-001", "Contract", "Payroll October")
+        ]
+        # One row of the demo model, its four mediahub fields pointing at the samples.
+        Document.objects.get_or_create(
+            title="Sample document",
+            defaults={
+                "attachment": hello,
+                "contract": documents[1],
+                "cover": logo,
+                "scan": photos[0],
+            },
+        )
 
         def put(number: int) -> None:
             public.save(f"bulk/file-{number:05d}.txt", ContentFile(f"object {number}\n".encode()))
