@@ -249,3 +249,31 @@ def test_local_storage_push_works_too(tmp_path, settings):
     make_tree(tmp_path / "src", {"x/y.txt": b"1"})
     report = sync.push(get_storage("public"), str(tmp_path / "src"))
     assert report.copied == ["x/y.txt"] and (root / "x" / "y.txt").read_bytes() == b"1"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal():
+    from mediahub.operations.progress import Progress
+
+    stream = _Tty()
+    with Progress("Push", total=3, stream=stream) as bar:
+        for _ in range(3):
+            bar.advance()
+    text = stream.getvalue()
+    assert text.startswith("\rPush [") and text.endswith("3/3 100%\n")
+    assert text.count("\n") == 1
+
+
+def test_progress_bar_off_a_terminal_prints_each_tenth_once():
+    from mediahub.operations.progress import Progress
+
+    stream = io.StringIO()
+    with Progress("Pull", total=20, stream=stream, verbosity=2) as bar:
+        for _ in range(20):
+            bar.advance()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].endswith("20/20 100%")  # first, each tenth

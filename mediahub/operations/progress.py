@@ -57,6 +57,8 @@ class Progress:
             self.stream.flush()
             return
         decile = (self.done * 10 // self.total) if self.total else -1
+        if final and self.total and decile == self._last_decile:
+            return  # the last line already says it
         if final or (self.total and decile != self._last_decile):
             self._last_decile = decile
             self.stream.write(self._line() + "\n")

@@ -75,7 +75,7 @@ class Command(BaseCommand):
             elif entry.up_to_date:
                 self.stdout.write(self.style.SUCCESS("  up to date"))
             else:
-                self.write_rules("rules mediahub needs", entry.wanted)
+                self.write_rules("rules after --apply (other rules kept)", entry.wanted)
                 self.stdout.write(self.style.WARNING("  differs: run with --apply to write them"))
         for line in report.skipped:
             self.stdout.write(f"Skipped {line}")
