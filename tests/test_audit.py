@@ -30,7 +30,6 @@ def test_a_redeemed_link_is_recorded_with_user_ip_and_agent(client, report):
     assert row.created is not None
 
 
-@pytest.mark.s3semantics
 def test_a_redirect_to_s3_is_recorded(s3, client):
     name = get_storage("private").save("a.pdf", ContentFile(b"x"))
     client.head(links.sign(name))
