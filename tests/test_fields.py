@@ -306,3 +306,42 @@ def test_demo_load_creates_a_document_using_all_four_fields():
         file = getattr(document, field_name)
         assert file.storage.exists(file.name), field_name
     assert document.contract.url.startswith("/media-links/d/")
+
+
+# -- "Choose existing" end to end in a real browser -----------------------------------------------
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_choose_existing_in_the_admin_picks_a_private_object(live_server, browser_page):
+    get_user_model().objects.create_superuser("admin", "a@example.com", "admin-pw")
+    get_storage("private").save("contracts/nda.pdf", ContentFile(b"%PDF-1.4 nda"))
+    page = browser_page
+    page.goto(live_server.url + "/admin/login/?next=/admin/demo/document/add/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-pw")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/demo/document/add/")
+    page.fill("#id_title", "Picked")
+
+    button = page.locator('button.mediahub-choose[data-target="id_contract_existing"]')
+    with page.expect_popup() as opened:
+        button.click()
+    popup = opened.value
+    popup.wait_for_load_state()
+    assert "_popup=1" in popup.url
+    popup.goto(popup.url + "&path=contracts/")
+    with popup.expect_event("close"):
+        popup.click('button.mediahub-pick[data-name="contracts/nda.pdf"]')
+
+    assert page.input_value("#id_contract_existing") == "contracts/nda.pdf"
+    assert page.locator('.mediahub-chosen[data-for="id_contract_existing"]').inner_text() == (
+        "contracts/nda.pdf"
+    )
+    with page.expect_navigation():
+        page.click("input[name=_save]")
+    document = Document.objects.get(title="Picked")
+    assert document.contract.name == "contracts/nda.pdf"
+    assert get_storage("private").listdir("contracts/")[1] == ["nda.pdf"]  # nothing uploaded
+    # The change form now shows the file with its signed link (screenshot for the README).
+    page.goto(f"{live_server.url}/admin/demo/document/{document.pk}/change/")
+    href = page.get_attribute("#id_contract_existing >> xpath=.. >> a", "href")
+    assert href.startswith("/media-links/d/")
