@@ -70,7 +70,10 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     try:
         redemption = links.redeem(token, user=getattr(request, "user", None))
         if redemption.can_redirect:
-            response: HttpResponse = HttpResponseRedirect(redemption.presigned_url())
+            location = redemption.presigned_url(
+                method="HEAD" if request.method == "HEAD" else "GET"
+            )
+            response: HttpResponse = HttpResponseRedirect(location)
             outcome = "redirected"
         else:
             response = stream(redemption)

@@ -384,14 +384,19 @@ class Redemption:
         """True when the storage presigns URLs (S3); False means stream the file."""
         return callable(getattr(self.storage, "presigned_url", None))
 
-    def presigned_url(self, *, content_type: str | None = None) -> str:
-        """A fresh presigned URL of the object (lifetime ``MEDIAHUB["PRESIGN_EXPIRY"]``)."""
+    def presigned_url(self, *, content_type: str | None = None, method: str = "GET") -> str:
+        """A fresh presigned URL of the object (lifetime ``MEDIAHUB["PRESIGN_EXPIRY"]``).
+
+        ``method="HEAD"`` signs a HeadObject URL: SigV4 signs the HTTP method, so a
+        client that follows a HEAD redirect needs one.
+        """
         return presigned_download_url(
             self.storage,
             self.link.name,
             filename=self.link.download_name,
             inline=self.link.inline,
             content_type=content_type,
+            method=method,
         )
 
 
@@ -464,8 +469,9 @@ def presigned_download_url(
     inline: bool = False,
     content_type: str | None = None,
     expires_in: int | None = None,
+    method: str = "GET",
 ) -> str:
-    """A presigned GET URL that downloads ``name`` under a safe file name.
+    """A presigned GET (or HEAD) URL that downloads ``name`` under a safe file name.
 
     S3 answers with ``Content-Disposition`` (attachment, or inline) for
     ``filename`` (default: the object's own name), and ``Content-Type`` when
@@ -486,5 +492,13 @@ def presigned_download_url(
     }
     if content_type:
         params["ResponseContentType"] = content_type
+    operations = {"GET": "get_object", "HEAD": "head_object"}
+    if method not in operations:
+        raise ValueError(f"method must be 'GET' or 'HEAD', not {method!r}.")
     lifetime = app_settings.PRESIGN_EXPIRY if expires_in is None else expires_in
-    return presign(name, expires_in=check_presign_expiry(lifetime), params=params)
+    return presign(
+        name,
+        expires_in=check_presign_expiry(lifetime),
+        method=operations[method],
+        params=params,
+    )

@@ -38,6 +38,21 @@ def follow(response) -> requests.Response:
     return requests.get(response["Location"], timeout=10)
 
 
+def recomputed_signature(s3, location: str, method: str) -> str:
+    """The SigV4 signature botocore computes for ``location``'s own parameters."""
+    parts = urlsplit(location)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    unsigned = location.replace(f"&X-Amz-Signature={query['X-Amz-Signature']}", "")
+    request = AWSRequest(method=method, url=unsigned, headers={"host": parts.netloc})
+    request.context["timestamp"] = query["X-Amz-Date"]
+    credentials = Credentials(s3.endpoint.access_key, s3.endpoint.secret_key)
+    auth = S3SigV4QueryAuth(
+        credentials, "s3", s3.endpoint.region, expires=int(query["X-Amz-Expires"])
+    )
+    canonical = auth.canonical_request(request)
+    return auth.signature(auth.string_to_sign(request, canonical), request)
+
+
 @pytest.fixture
 def users(db):
     model = get_user_model()
@@ -100,15 +115,7 @@ def test_presigned_url_is_sigv4_with_the_presign_expiry_and_a_valid_signature(s3
     assert query["X-Amz-Credential"].startswith(f"{s3.endpoint.access_key}/")
     assert "Signature" not in query and "AWSAccessKeyId" not in query  # no SigV2
 
-    # Recompute the signature with botocore from the URL's own parameters.
-    unsigned = location.replace(f"&X-Amz-Signature={query['X-Amz-Signature']}", "")
-    request = AWSRequest(method="GET", url=unsigned, headers={"host": parts.netloc})
-    request.context["timestamp"] = query["X-Amz-Date"]
-    credentials = Credentials(s3.endpoint.access_key, s3.endpoint.secret_key)
-    auth = S3SigV4QueryAuth(credentials, "s3", s3.endpoint.region, expires=123)
-    canonical = auth.canonical_request(request)
-    expected = auth.signature(auth.string_to_sign(request, canonical), request)
-    assert expected == query["X-Amz-Signature"]
+    assert recomputed_signature(s3, location, "GET") == query["X-Amz-Signature"]
     # Now the same URL with one signature character changed.
     tampered = location[:-1] + ("0" if location[-1] != "0" else "1")
     answer = requests.get(tampered, timeout=10)
@@ -148,11 +155,21 @@ def test_missing_object_is_404_and_logged(s3, client):
 
 def test_head_answers_like_get_without_a_body(s3, client):
     name = put_private()
-    response = client.head(links.sign(name))
+    response = client.head(links.sign(name, filename="r.pdf"))
     assert response.status_code == 302
     assert response["Location"].startswith(f"{s3.endpoint.url}/{s3.private_bucket}/")
     assert response["Cache-Control"] == "private, no-store"
     assert response.content == b""
+    # The redirect is signed for HEAD (SigV4 signs the method), so following it works.
+    location = response["Location"]
+    signature = parse_qs(urlsplit(location).query)["X-Amz-Signature"][0]
+    assert recomputed_signature(s3, location, "HEAD") == signature
+    assert recomputed_signature(s3, location, "GET") != signature
+    followed = requests.head(location, timeout=10)
+    assert followed.status_code == 200
+    assert followed.headers["Content-Length"] == str(len(PAYLOAD))
+    if s3.endpoint.is_real:  # moto ignores response-* overrides on HEAD
+        assert followed.headers["Content-Disposition"] == 'attachment; filename="r.pdf"'
 
 
 def test_post_is_refused(client):
