@@ -178,3 +178,44 @@ def test_throttled_listing_is_retried(s3, fail_s3, monkeypatch):
     code, out = run("--storage", "private")
     assert code == 1 and "object-acl: a.txt" in out
     assert slept
+
+
+def one_bucket_two_prefixes(s3, settings):
+    """The other supported layout: public/ and private/ prefixes of one bucket."""
+    from mediahub import dsn
+
+    bucket = s3.public_bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(bucket, "public")),
+        "private": dsn.parse(s3.layout.dsn(bucket, "private"), visibility="private"),
+    }
+    return bucket
+
+
+def prefix_policy(bucket: str, resource: str) -> str:
+    document = json.loads(public_read_policy(bucket))
+    document["Statement"][0]["Resource"] = [f"arn:aws:s3:::{bucket}/{resource}"]
+    return json.dumps(document)
+
+
+def test_shared_bucket_policy_limited_to_public_prefix_is_clean(s3, settings):
+    bucket = one_bucket_two_prefixes(s3, settings)
+    client = s3.client()
+    client.put_bucket_policy(Bucket=bucket, Policy=prefix_policy(bucket, "public/*"))
+    client.put_object(Bucket=bucket, Key="private/a.pdf", Body=b"secret")
+    client.put_object(Bucket=bucket, Key="public/a.jpg", Body=b"jpg")
+    code, out = run()
+    assert code == 0, out
+    assert "EXPOSED" not in out
+
+
+def test_shared_bucket_policy_covering_everything_is_reported_not_auto_fixed(s3, settings):
+    bucket = one_bucket_two_prefixes(s3, settings)
+    client = s3.client()
+    client.put_bucket_policy(Bucket=bucket, Policy=prefix_policy(bucket, "*"))
+    client.put_object(Bucket=bucket, Key="private/a.pdf", Body=b"secret")
+    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    assert code == 1
+    assert "narrow the statement's Resource to the public prefix" in out
+    assert json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]

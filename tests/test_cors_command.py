@@ -167,3 +167,17 @@ def test_front_page_javascript_fetch_works_after_apply(s3, live_server, browser_
     browser_page.reload()
     browser_page.wait_for_selector("#cors-result[data-state=ok]")
     assert "Hello from the public bucket" in result.inner_text()
+
+
+def test_shared_bucket_gets_one_rule_set(s3, settings):
+    from mediahub import dsn
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(s3.public_bucket, "public")),
+        "private": dsn.parse(s3.layout.dsn(s3.public_bucket, "private"), visibility="private"),
+    }
+    out = run("--origin", ORIGIN, "--apply")
+    assert "Bucket " + s3.public_bucket + " (default, private)" in out and "1 updated" in out
+    rules = s3.client().get_bucket_cors(Bucket=s3.public_bucket)["CORSRules"]
+    assert [rule["ID"] for rule in rules] == ["mediahub-media", "mediahub-upload"]

@@ -143,3 +143,8 @@ def test_local_storages_are_skipped(settings, tmp_path):
     }
     code, out = run()
     assert code == 0 and "local storage" in out and "2 skipped" in out
+
+
+def test_unknown_storage_is_a_clear_error(s3):
+    with pytest.raises(CommandError, match="No storage named 'nope'"):
+        call_command("mediahub_doctor", "--storage", "nope", stdout=io.StringIO())

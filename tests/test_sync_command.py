@@ -277,3 +277,20 @@ def test_progress_bar_off_a_terminal_prints_each_tenth_once():
             bar.advance()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 11 and lines[-1].endswith("20/20 100%")  # first, each tenth
+
+
+@pytest.mark.s3semantics
+def test_public_storage_with_acls_gets_public_read_on_every_object(s3, tmp_path, settings):
+    from mediahub import dsn
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.public_dsn + "&acl=public-read"),
+    }
+    s3.client().delete_bucket_policy(Bucket=s3.public_bucket)  # readable through ACLs only
+    s3.client().delete_public_access_block(Bucket=s3.public_bucket)
+    make_tree(tmp_path, {"img/a.jpg": b"jpg"})
+    run("push", str(tmp_path))
+    grants = s3.client().get_object_acl(Bucket=s3.public_bucket, Key="img/a.jpg")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
+    assert s3.anonymous_get(s3.public_bucket, "img/a.jpg").status_code == 200
