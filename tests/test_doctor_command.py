@@ -148,3 +148,9 @@ def test_local_storages_are_skipped(settings, tmp_path):
 def test_unknown_storage_is_a_clear_error(s3):
     with pytest.raises(CommandError, match="No storage named 'nope'"):
         call_command("mediahub_doctor", "--storage", "nope", stdout=io.StringIO())
+
+
+def test_works_when_only_a_public_storage_is_configured(s3, settings):
+    settings.STORAGES = {k: v for k, v in settings.STORAGES.items() if k != "private"}
+    report = doctor.diagnose(["default"])
+    assert report.ok and checks(report, "default")["anonymous read"] == "ok"

@@ -38,7 +38,7 @@ from mediahub.operations.objects import (
     describe_storage,
     is_s3,
     iter_objects,
-    same_bucket,
+    shares_bucket_with_counterpart,
 )
 from mediahub.operations.progress import NoProgress, Progress
 from mediahub.storage import get_storage, visibility_of
@@ -131,9 +131,8 @@ class _Auditor:
         self.jobs = jobs
         self.progress = progress
         self.private = report.visibility == "private"
-        other = get_storage("public" if self.private else "private")
         #: Two prefixes of one bucket: bucket-wide switches serve both storages.
-        self.shared = same_bucket(storage, other)
+        self.shared = shares_bucket_with_counterpart(storage, report.visibility)
 
     def run(self, sample: int, rng: random.Random) -> None:
         self.check_block_public_access()

@@ -21,7 +21,13 @@ from django.core.files.storage import Storage
 
 from mediahub import retry
 from mediahub.operations import bucket
-from mediahub.operations.objects import client, describe_storage, is_s3, key_of, same_bucket
+from mediahub.operations.objects import (
+    client,
+    describe_storage,
+    is_s3,
+    key_of,
+    shares_bucket_with_counterpart,
+)
 from mediahub.operations.transfer import write_parameters
 from mediahub.storage import get_storage, visibility_of
 
@@ -98,8 +104,8 @@ class _Doctor:
         self.health = health
         self.clock = clock
         self.private = health.visibility == "private"
-        other = get_storage("public" if self.private else "private")
-        self.shared = same_bucket(storage, other)
+        #: Two prefixes of one bucket: bucket-wide switches serve both storages.
+        self.shared = shares_bucket_with_counterpart(storage, health.visibility)
 
     def run(self) -> None:
         if not self.reachable():

@@ -100,6 +100,17 @@ def same_bucket(first: Storage, second: Storage) -> bool:
     )
 
 
+def shares_bucket_with_counterpart(storage: Storage, visibility: str) -> bool:
+    """True when the storage of the other visibility is a prefix of the same bucket."""
+    from mediahub.storage import UnknownStorage, get_storage
+
+    try:
+        other = get_storage("public" if visibility == "private" else "private")
+    except UnknownStorage:
+        return False
+    return other is not storage and same_bucket(storage, other)
+
+
 def check_prefix(prefix: str) -> str:
     """Normalise a ``--prefix`` to a folder (``""`` or ``a/b/``) and validate it."""
     prefix = (prefix or "").strip()
