@@ -632,3 +632,10 @@ def test_library_works_on_non_s3_storages(client, editor):
     assert get_storage("private").exists("moved/a.txt") and not public.exists("moved/a.txt")
     client.post(reverse("admin:mediahub_delete", args=["public"]), {"folder": "docs/"})
     assert public.listdir("")[0] == ["moved"]
+
+
+def test_unconfigured_private_storage_is_a_message(client, editor, settings):
+    settings.STORAGES = {k: v for k, v in settings.STORAGES.items() if k != "private"}
+    response = client.get(browse_url("private"))
+    assert response.status_code == 400
+    assert "not configured" in " ".join(messages_of(response))

@@ -36,7 +36,7 @@ from mediahub.library.permissions import (
     require,
 )
 from mediahub.names import validate_folder, validate_name
-from mediahub.storage import get_storage
+from mediahub.storage import UnknownStorage, get_storage
 from mediahub.storage.s3 import MediaS3Storage
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ HANDLED = (
     FileNotFoundError,
     ClientError,
     BotoCoreError,
+    UnknownStorage,
 )
 
 
@@ -66,6 +67,11 @@ def error_message(exc: BaseException) -> str:
         return _(
             "Refused an unsafe name: names are relative, without '..' or empty segments, "
             "control characters or backslashes, and at most 1024 bytes."
+        )
+    if isinstance(exc, UnknownStorage):
+        return _(
+            "This storage is not configured: add it to settings.STORAGES (see "
+            "MEDIAHUB['PUBLIC_STORAGE'] and ['PRIVATE_STORAGE'])."
         )
     if isinstance(exc, FileNotFoundError):
         return _("That file or folder does not exist (any more); the listing is up to date.")
@@ -201,6 +207,11 @@ def _json_body(request: HttpRequest) -> dict:
 
 def _json_error(exc: BaseException) -> JsonResponse:
     status = 400 if isinstance(exc, LibraryError | SuspiciousFileOperation) else 502
+    if isinstance(exc, UnknownStorage):
+        return _(
+            "This storage is not configured: add it to settings.STORAGES (see "
+            "MEDIAHUB['PUBLIC_STORAGE'] and ['PRIVATE_STORAGE'])."
+        )
     if isinstance(exc, FileNotFoundError):
         status = 404
     return JsonResponse({"error": error_message(exc)}, status=status)
@@ -278,7 +289,10 @@ class LibraryViews:
         except HANDLED as exc:
             messages.error(request, error_message(exc))
             status = 502 if isinstance(exc, ClientError | BotoCoreError) else 400
-        target = get_storage(storage)
+        try:
+            direct_upload = isinstance(get_storage(storage), MediaS3Storage)
+        except UnknownStorage:
+            direct_upload = False
         parent = posixpath.dirname(location.path.rstrip("/"))
         context = self.context(
             request,
@@ -306,7 +320,7 @@ class LibraryViews:
             clear_filter_url=location.folder_url(location.path),
             pages=location.pagination(listing.page.next_cursor if listing else None),
             folder_form=FolderForm(),
-            direct_upload=isinstance(target, MediaS3Storage),
+            direct_upload=direct_upload,
             upload_settings={
                 "threshold": app_settings.DIRECT_UPLOAD_THRESHOLD,
                 "maxSize": app_settings.UPLOAD_MAX_SIZE,
