@@ -52,7 +52,7 @@ def test_public_read_object_is_found_fixed_and_second_fix_changes_nothing(s3):
     assert "docs/ok.pdf" not in out
     assert s3.anonymous_get(s3.private_bucket, "docs/leak.pdf").status_code == 200  # no --fix
 
-    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    code, out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 0, out
     assert "FIXED object-acl: docs/leak.pdf" in out and "set the object ACL to private" in out
     assert s3.anonymous_get(s3.private_bucket, "docs/leak.pdf").status_code == 403
@@ -61,7 +61,7 @@ def test_public_read_object_is_found_fixed_and_second_fix_changes_nothing(s3):
         == b"secret"
     )
 
-    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    code, out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 0
     assert "FIXED" not in out and "0 fixed" in out
 
@@ -80,7 +80,7 @@ def test_public_policy_on_private_bucket_needs_fix_policy(s3):
     assert client.get_bucket_policy(Bucket=s3.private_bucket)["Policy"]  # untouched
     assert s3.anonymous_get(s3.private_bucket, "a.txt").status_code == 200
 
-    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    code, out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 0, out
     assert "removed the statement" in out and "turned all four Block Public Access" in out
     assert s3.anonymous_get(s3.private_bucket, "a.txt").status_code == 403
@@ -102,7 +102,7 @@ def test_unrelated_policy_statements_survive_the_fix(s3):
     )
     client.delete_public_access_block(Bucket=s3.private_bucket)
     client.put_bucket_policy(Bucket=s3.private_bucket, Policy=json.dumps(document))
-    code, _out = run("--storage", "private", "--fix", "--fix-policy")
+    code, _out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 0
     left = json.loads(client.get_bucket_policy(Bucket=s3.private_bucket)["Policy"])
     assert [s["Sid"] for s in left["Statement"]] == ["BackupRole"]
@@ -130,7 +130,7 @@ def test_public_storage_not_readable_is_reported(s3):
     assert code == 1
     assert "not-readable" in out and "img/a.jpg" in out
 
-    code, out = run("--storage", "public", "--fix", "--fix-policy")
+    code, out = run("--storage", "public", "--fix", "--fix-policy", "--noinput")
     assert code == 0, out
     assert "MediahubPublicRead" in out
     assert s3.anonymous_get(s3.public_bucket, "img/a.jpg").status_code == 200
@@ -215,7 +215,17 @@ def test_shared_bucket_policy_covering_everything_is_reported_not_auto_fixed(s3,
     client = s3.client()
     client.put_bucket_policy(Bucket=bucket, Policy=prefix_policy(bucket, "*"))
     client.put_object(Bucket=bucket, Key="private/a.pdf", Body=b"secret")
-    code, out = run("--storage", "private", "--fix", "--fix-policy")
+    code, out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 1
     assert "narrow the statement's Resource to the public prefix" in out
     assert json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+
+
+def test_fix_policy_asks_first_and_no_changes_nothing(s3, monkeypatch):
+    client = s3.client()
+    client.delete_public_access_block(Bucket=s3.private_bucket)
+    client.put_bucket_policy(Bucket=s3.private_bucket, Policy=public_read_policy(s3.private_bucket))
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="Audit cancelled"):
+        call_command("mediahub_audit", "--fix", "--fix-policy", stdout=io.StringIO())
+    assert client.get_bucket_policy(Bucket=s3.private_bucket)["Policy"]

@@ -39,6 +39,13 @@ class Command(BaseCommand):
             action="store_true",
             help="With --fix, also change bucket policies and Block Public Access.",
         )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask before changing bucket policies (--fix-policy).",
+        )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
         parser.add_argument("--jobs", type=int, default=None, help="Parallel S3 requests.")
         parser.add_argument(
@@ -54,6 +61,14 @@ class Command(BaseCommand):
         if options["jobs"] is not None and not 1 <= options["jobs"] <= 64:
             raise CommandError("--jobs must be between 1 and 64.")
         aliases = self.aliases(options["storages"] or ["private", "public"])
+        if options["fix_policy"] and options["interactive"]:
+            answer = input(
+                "--fix-policy may remove bucket policy statements and change Block Public "
+                f"Access on the buckets of: {', '.join(aliases)}.\n"
+                "Type 'yes' to continue, or 'no' to cancel: "
+            )
+            if answer != "yes":
+                raise CommandError("Audit cancelled.")
         reports = []
         for alias in aliases:
             progress = for_command(f"Auditing {alias}", options)
