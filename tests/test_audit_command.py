@@ -229,3 +229,28 @@ def test_fix_policy_asks_first_and_no_changes_nothing(s3, monkeypatch):
     with pytest.raises(CommandError, match="Audit cancelled"):
         call_command("mediahub_audit", "--fix", "--fix-policy", stdout=io.StringIO())
     assert client.get_bucket_policy(Bucket=s3.private_bucket)["Policy"]
+
+
+def test_acl_not_supported_answer_means_not_applicable(s3, monkeypatch):
+    """AWS answers GetObjectAcl on some ACL-less buckets with AccessControlListNotSupported."""
+    from botocore.exceptions import ClientError
+
+    from mediahub.operations import objects
+    from mediahub.storage import get_storage
+
+    s3.client().put_object(Bucket=s3.private_bucket, Key="a.txt", Body=b"1")
+    client = objects.client(get_storage("private"))
+
+    def refuse(**kwargs):
+        raise ClientError(
+            {
+                "Error": {"Code": "AccessControlListNotSupported", "Message": "no ACLs"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "GetObjectAcl",
+        )
+
+    monkeypatch.setattr(client, "get_object_acl", refuse)
+    code, out = run("--storage", "private")
+    assert code == 0, out
+    assert "object ACLs: not applicable" in out and "EXPOSED" not in out
