@@ -20,8 +20,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("direction", choices=["push", "pull"])
-        parser.add_argument("local_dir", metavar="LOCAL_DIR")
+        parser.add_argument(
+            "direction",
+            choices=["push", "pull"],
+            help="push: local folder to storage; pull: storage to local folder.",
+        )
+        parser.add_argument("local_dir", metavar="LOCAL_DIR", help="The local folder.")
         parser.add_argument(
             "--storage",
             default="public",
