@@ -1,8 +1,8 @@
 """Template tags of signed links (``{% signed_url %}``), loaded with ``{% load mediahub %}``.
 
-    {% signed_url document.pdf %}
-    {% signed_url "reports/2024.pdf" expires=600 filename="Report.pdf" inline=True %}
-    {% signed_url document.pdf user=request.user as link %}
+{% signed_url document.pdf %}
+{% signed_url "reports/2024.pdf" expires=600 filename="Report.pdf" inline=True %}
+{% signed_url document.pdf user=request.user as link %}
 """
 
 from __future__ import annotations
