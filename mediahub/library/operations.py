@@ -319,6 +319,9 @@ def with_object_parameters(storage: Storage, params: dict[str, str]) -> Storage:
     if not isinstance(storage, MediaS3Storage):
         return storage
     clone = copy.copy(storage)
+    # copy() drops the (thread-local) boto3 connections; reuse them instead of
+    # building a new client for every upload.
+    clone._connections = storage._connections
     clone.object_parameters = {**storage.object_parameters, **params}
     return clone
 
