@@ -9,7 +9,7 @@ import requests
 from django.urls import reverse
 
 from mediahub.library import uploads
-from mediahub.library.operations import LibraryError
+from mediahub.library.errors import LibraryError
 from tests.test_library_views import ALL_PERMS, make_user, put
 
 pytestmark = pytest.mark.django_db

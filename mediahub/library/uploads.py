@@ -2,7 +2,7 @@
 
 The app server never holds the bytes. It only
 
-1. checks the upload (:func:`~mediahub.library.operations.check_upload`), picks a
+1. checks the upload (:func:`~mediahub.library.policy.check_upload`), picks a
    free name and creates the multipart upload (:func:`start`), returning a signed
    *upload token* that binds storage, name, upload id, size and user;
 2. presigns ``UploadPart`` requests for that upload (:func:`sign_parts`), through
@@ -30,7 +30,8 @@ from django.core import signing
 from django.utils.translation import gettext as _
 
 from mediahub.conf import app_settings
-from mediahub.library.operations import LibraryError, check_upload
+from mediahub.library.errors import LibraryError
+from mediahub.library.policy import check_upload
 from mediahub.storage import get_storage
 from mediahub.storage.s3 import MAX_NAME_ATTEMPTS, MediaS3Storage, _is_precondition_failed
 

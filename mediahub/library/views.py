@@ -26,9 +26,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mediahub.conf import app_settings
-from mediahub.library import operations, uploads
+from mediahub.library import browsing, operations, policy, uploads
+from mediahub.library.errors import LibraryError
 from mediahub.library.forms import FolderForm, MoveForm, SignForm
-from mediahub.library.operations import LibraryError
 from mediahub.library.permissions import (
     allowed_actions,
     check_storage,
@@ -114,7 +114,7 @@ class Location:
         location.path = validate_folder(data.get("path", ""))
         prefix = data.get("prefix", "").strip()
         if prefix:
-            location.prefix = operations.validate_prefix(location.path, prefix)
+            location.prefix = browsing.validate_prefix(location.path, prefix)
         cursor = data.get("cursor") or None
         back = data.getlist("back")[-MAX_BACK:]
         for token in [cursor, *back]:
@@ -279,7 +279,7 @@ class LibraryViews:
             return redirect
         listing, status = None, 200
         try:
-            listing = operations.list_page(
+            listing = browsing.list_page(
                 storage,
                 location.path,
                 prefix=location.prefix,
@@ -350,7 +350,7 @@ class LibraryViews:
 
     def _details(self, request, location, name, form, link=None, status=200):
         try:
-            row = operations.details(location.storage, name)
+            row = browsing.details(location.storage, name)
         except HANDLED as exc:
             messages.error(request, error_message(exc))
             return self.back_to(location)
@@ -362,7 +362,7 @@ class LibraryViews:
             name=name,
             sign_form=form,
             link=link,
-            links_available=operations.optional_module("mediahub.links") is not None,
+            links_available=browsing.optional_module("mediahub.links") is not None,
         )
         return render(request, "mediahub/library/details.html", context, status=status)
 
@@ -371,7 +371,7 @@ class LibraryViews:
         location, name, redirect = self._file_location(request, storage, "view")
         if redirect:
             return redirect
-        url = operations.file_url(
+        url = browsing.file_url(
             storage,
             name,
             user=request.user,
@@ -402,7 +402,7 @@ class LibraryViews:
         if not form.is_valid():
             return self._details(request, location, name, form, status=400)
         try:
-            path = operations.sign_link(
+            path = browsing.sign_link(
                 name,
                 storage=storage,
                 expires_in=form.cleaned_data["expires_in"],
@@ -514,7 +514,7 @@ class LibraryViews:
                     messages.success(request, _("Deleted %(name)s.") % {"name": name})
                 return self.back_to(location)
             contents = operations.folder_contents(storage, folder) if folder else None
-            row = None if folder else operations.details(storage, name)
+            row = None if folder else browsing.details(storage, name)
         except HANDLED as exc:
             messages.error(request, error_message(exc))
             return self.back_to(location)
@@ -565,7 +565,7 @@ class LibraryViews:
             errors.append(_("Choose one or more files to upload."))
         for uploaded in files:
             try:
-                final = operations.save_upload(storage, location.path, uploaded)
+                final = policy.save_upload(storage, location.path, uploaded)
             except HANDLED as exc:
                 errors.append(error_message(exc))
                 continue
