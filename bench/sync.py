@@ -203,7 +203,7 @@ def main() -> None:
                 "files",
                 "mediahub_sync push",
                 "aws s3 sync",
-                "mediahub speed vs CLI",
+                "CLI time / mediahub time",
                 "2nd push, nothing changed (mediahub)",
                 "2nd push (aws s3 sync)",
             ],
