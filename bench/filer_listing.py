@@ -1,6 +1,6 @@
 """django-filer admin folder listing of 1,000 files: mediahub's configuration vs filer's defaults.
 
-    .venv/bin/python bench/filer.py [--files 1000] [--images 100]
+    .venv/bin/python bench/filer_listing.py [--files 1000] [--images 100]
 
 One moto server on 127.0.0.1 (over HTTP), two bucket pairs on it. filer reads its
 storages once, at import, so each configuration runs in its own process:
