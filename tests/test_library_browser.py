@@ -77,6 +77,14 @@ def login(page, live_server) -> None:
     page.wait_for_url(re.compile(r".*/admin/$"))
 
 
+def wait_for_thumbnails(page) -> None:
+    """Let the live server finish the thumbnail requests of the page (they write to the DB)."""
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('img.mediahub-thumb')).every(img => img.complete)"
+    )
+    page.wait_for_load_state("networkidle")
+
+
 def file_names(page) -> list[str]:
     return page.locator("a.mediahub-file-link").all_inner_texts()
 
@@ -133,8 +141,7 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
     stored = s3.client().get_object(Bucket=s3.public_bucket, Key="video.bin")
     assert stored["ContentLength"] == len(big) and "-2" in stored["ETag"]  # multipart, 2 parts
     assert s3.client().list_multipart_uploads(Bucket=s3.public_bucket).get("Uploads", []) == []
-    thumbs = "Array.from(document.querySelectorAll('img.mediahub-thumb'))"
-    page.wait_for_function(f"{thumbs}.every(img => img.complete)")
+    wait_for_thumbnails(page)
     shot(page, "browse")
 
     # New folder, then move the small file into it.
@@ -180,6 +187,7 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
     page.emulate_media(color_scheme="dark")
     dark = page.evaluate("getComputedStyle(document.querySelector('#result_list')).color")
     assert light != dark
+    wait_for_thumbnails(page)
     shot(page, "dark")
 
 
@@ -198,6 +206,7 @@ def test_choose_existing_picker_fills_the_model_field(
     popup = popup_info.value
     popup.wait_for_load_state()
     assert "_popup=1" in popup.url
+    wait_for_thumbnails(popup)
     with popup.expect_event("close"):
         popup.click("button.mediahub-pick[data-name='welcome.txt']")
     assert page.input_value(f"#{target}") == "welcome.txt"
