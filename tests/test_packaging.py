@@ -16,8 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_wheel_contains_templates_static_and_migrations(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -26,9 +36,7 @@ def test_wheel_contains_templates_static_and_migrations(tmp_path):
     assert "mediahub/migrations/0001_initial.py" in names
     for folder in ("mediahub/templates/", "mediahub/static/"):
         packaged = {n for n in names if n.startswith(folder)}
-        on_disk = {
-            str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("*") if p.is_file()
-        }
+        on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("*") if p.is_file()}
         assert on_disk <= packaged
     assert not any(n.startswith(("tests/", "example_project/")) for n in names)
 
