@@ -10,7 +10,12 @@ from django.urls import reverse
 
 from mediahub.library import uploads
 from mediahub.library.errors import LibraryError
-from tests.test_library_views import ALL_PERMS, make_user, put
+from tests.test_library_views import (  # noqa: F401  (no_retry_backoff: autouse fixture)
+    ALL_PERMS,
+    make_user,
+    no_retry_backoff,
+    put,
+)
 
 pytestmark = pytest.mark.django_db
 
