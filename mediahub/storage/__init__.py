@@ -33,6 +33,11 @@ def resolve_alias(name: str) -> str:
     return alias
 
 
+def resolve_aliases(names: list[str] | None, default: tuple[str, ...] = VISIBILITIES) -> list[str]:
+    """Resolve several storage names (``default`` when none) to distinct ``STORAGES`` aliases."""
+    return list(dict.fromkeys(resolve_alias(name) for name in names or default))
+
+
 def get_storage(name: str) -> Storage:
     """Return the storage for a visibility (``public``/``private``) or a ``STORAGES`` alias."""
     return storages[resolve_alias(name)]

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from mediahub import retry
 from mediahub.operations.audit import AuditReport, audit
 from mediahub.operations.progress import for_command
-from mediahub.storage import UnknownStorage, resolve_alias
+from mediahub.storage import UnknownStorage, resolve_aliases
 
 
 class Command(BaseCommand):
@@ -111,15 +111,10 @@ class Command(BaseCommand):
             )
 
     def aliases(self, names: list[str]) -> list[str]:
-        aliases = []
-        for name in names:
-            try:
-                alias = resolve_alias(name)
-            except UnknownStorage as error:
-                raise CommandError(str(error)) from None
-            if alias not in aliases:
-                aliases.append(alias)
-        return aliases
+        try:
+            return resolve_aliases(names)
+        except UnknownStorage as error:
+            raise CommandError(str(error)) from None
 
     def write_report(self, report: AuditReport, verbosity: int) -> None:
         title = f"{report.alias} ({report.visibility}, {report.location})"

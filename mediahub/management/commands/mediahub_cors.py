@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from mediahub import retry
 from mediahub.operations import cors
-from mediahub.storage import UnknownStorage, resolve_alias
+from mediahub.storage import UnknownStorage, resolve_aliases
 
 
 class Command(BaseCommand):
@@ -38,14 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
-        aliases = []
-        for name in options["storages"] or ["public", "private"]:
-            try:
-                alias = resolve_alias(name)
-            except UnknownStorage as error:
-                raise CommandError(str(error)) from None
-            if alias not in aliases:
-                aliases.append(alias)
+        try:
+            aliases = resolve_aliases(options["storages"])
+        except UnknownStorage as error:
+            raise CommandError(str(error)) from None
         origins = options["origins"] or cors.default_origins()
         try:
             report = cors.plan(aliases, origins)

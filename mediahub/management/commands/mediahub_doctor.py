@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from mediahub.operations import doctor
-from mediahub.storage import UnknownStorage, resolve_alias
+from mediahub.storage import UnknownStorage, resolve_aliases
 
 
 class Command(BaseCommand):
@@ -28,14 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args, **options):
-        aliases = []
-        for name in options["storages"] or ["public", "private"]:
-            try:
-                alias = resolve_alias(name)
-            except UnknownStorage as error:
-                raise CommandError(str(error)) from None
-            if alias not in aliases:
-                aliases.append(alias)
+        try:
+            aliases = resolve_aliases(options["storages"])
+        except UnknownStorage as error:
+            raise CommandError(str(error)) from None
         report = doctor.diagnose(aliases)
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
