@@ -214,6 +214,24 @@ def test_s3_503_during_generation_gives_clean_503_and_nothing_recorded(s3, clien
     assert thumbnail_url("slow.jpg", size="20x20") == url  # still to be made, same URL
 
 
+def test_busy_database_during_generation_gives_503_not_500(s3, client, monkeypatch):
+    from django.db import OperationalError
+
+    from mediahub.thumbnails import generate as generation
+
+    put(s3, s3.public_bucket, "busy.jpg", images.jpeg())
+    url = thumbnail_url("busy.jpg", size="20x20")
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(generation, "ensure", locked)
+    response = client.get(url)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] and response["Cache-Control"] == "no-store"
+
+
 def test_s3_failure_writing_thumbnail_gives_503(s3, client, fail_s3):
     put(s3, s3.public_bucket, "w.jpg", images.jpeg())
     url = thumbnail_url("w.jpg", size="20x20")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.core import signing
 from django.core.exceptions import SuspiciousFileOperation
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_safe
 
@@ -61,7 +62,8 @@ def thumbnail(request: HttpRequest, token: str) -> HttpResponse:
         cached = generate.ensure(target, wanted.name, spec, version=wanted.version)
     except generate.SourceMissing:
         return _not_found()
-    except generate.StorageUnavailable as error:
+    except (generate.StorageUnavailable, DatabaseError) as error:
+        # S3 down, or the database busy (SQLite locked by a parallel generation).
         logger.warning("Thumbnail of %r not made now: %s", wanted.name, error)
         response = _placeholder(503, "no-store")
         response["Retry-After"] = "10"
