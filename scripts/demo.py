@@ -28,7 +28,15 @@ def manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env)
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C (even when started from a shell that ignores SIGINT) and SIGTERM both
+    # end in the clean-up below.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     var = ROOT / "var" / "demo"
     shutil.rmtree(var, ignore_errors=True)  # the S3 server is fresh, so is the database
     var.mkdir(parents=True)
@@ -82,7 +90,7 @@ def main() -> int:
         try:
             return web.wait()
         except KeyboardInterrupt:
-            web.send_signal(signal.SIGINT)
+            web.send_signal(signal.SIGTERM)
             try:
                 web.wait(timeout=10)
             except subprocess.TimeoutExpired:
