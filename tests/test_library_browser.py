@@ -89,6 +89,7 @@ def file_names(page) -> list[str]:
     return page.locator("a.mediahub-file-link").all_inner_texts()
 
 
+@pytest.mark.s3semantics  # on RGW: the direct upload crosses real CORS and signed part sizes
 def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
     library, live_server, browser_page
 ):

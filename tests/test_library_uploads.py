@@ -83,6 +83,7 @@ def test_same_name_gets_a_free_name_and_nothing_is_overwritten(client, editor, s
     assert get(Bucket=s3.public_bucket, Key="movie.mp4")["Body"].read() == b"original"
 
 
+@pytest.mark.s3semantics
 def test_name_taken_during_the_upload_is_refused_and_aborted(client, editor, s3):
     started = call(client, "start", {"filename": "race.bin", "size": len(CONTENT)}).json()
     put(s3, s3.public_bucket, "race.bin", b"winner")  # someone else, meanwhile
@@ -102,6 +103,34 @@ def test_name_taken_during_the_upload_is_refused_and_aborted(client, editor, s3)
     get = s3.client().get_object
     assert get(Bucket=s3.public_bucket, Key="race.bin")["Body"].read() == b"winner"
     assert s3.client().list_multipart_uploads(Bucket=s3.public_bucket).get("Uploads", []) == []
+
+
+@pytest.mark.s3semantics
+def test_part_urls_are_signed_for_their_size_and_key(client, editor, s3):
+    started = call(client, "start", {"filename": "sized.bin", "size": len(CONTENT)}).json()
+    urls = call(client, "parts", {"token": started["token"], "parts": [1, 2]}).json()["urls"]
+    assert "content-length" in urls["1"].lower()  # X-Amz-SignedHeaders=content-length;host
+    # Over-size: part 2 holds 4 bytes; 5 MiB more must not get in.
+    oversize = requests.put(urls["2"], data=CONTENT[: 5 * MiB], timeout=30)
+    # Another key with the same signature.
+    other = requests.put(
+        urls["1"].replace("sized.bin", "other.bin"), data=CONTENT[: 5 * MiB], timeout=30
+    )
+    if s3.endpoint.is_real:
+        assert oversize.status_code == 403
+        assert other.status_code == 403
+    # The right sizes still go through, and the upload completes.
+    parts = []
+    for number in (1, 2):
+        chunk = CONTENT[(number - 1) * 5 * MiB : number * 5 * MiB]
+        answer = requests.put(urls[str(number)], data=chunk, timeout=30)
+        assert answer.status_code == 200
+        parts.append({"PartNumber": number, "ETag": answer.headers["ETag"]})
+    done = call(client, "complete", {"token": started["token"], "parts": parts})
+    assert done.status_code == 200, done.content
+    body = s3.client().get_object(Bucket=s3.public_bucket, Key="sized.bin")["Body"].read()
+    assert body == CONTENT
+    assert "other.bin" not in s3.keys(s3.public_bucket)
 
 
 def test_abort_leaves_no_partial_upload(client, editor, s3):

@@ -183,10 +183,22 @@ def sign_parts(upload: DirectUpload, numbers: list[Any]) -> dict[str, str]:
         urls[str(number)] = target.presigned_url(
             upload.name,
             method="upload_part",
-            params={"UploadId": upload.upload_id, "PartNumber": number},
+            params={
+                "UploadId": upload.upload_id,
+                "PartNumber": number,
+                # Signed: S3 refuses a part of any other size (no over-size upload).
+                "ContentLength": part_length(upload, number),
+            },
             expires_in=PART_URL_EXPIRY,
         )
     return urls
+
+
+def part_length(upload: DirectUpload, number: int) -> int:
+    """The exact byte length of part ``number`` (the last part takes the remainder)."""
+    if number < upload.parts:
+        return upload.part_size
+    return upload.size - upload.part_size * (upload.parts - 1)
 
 
 def _clean_parts(upload: DirectUpload, parts: Any) -> list[dict[str, Any]]:
@@ -220,6 +232,16 @@ def complete(upload: DirectUpload, parts: Any) -> str:
     key = target._key(upload.name)
     try:
         cleaned = _clean_parts(upload, parts)
+        # S3 answers the completion below with 412 if the name was taken meanwhile;
+        # Ceph RGW 16 ignores If-None-Match there, so look first as well.
+        if target._key_exists(client, key):
+            raise ClientError(
+                {
+                    "Error": {"Code": "PreconditionFailed"},
+                    "ResponseMetadata": {"HTTPStatusCode": 412},
+                },
+                "CompleteMultipartUpload",
+            )
         client.complete_multipart_upload(
             Bucket=target.bucket_name,
             Key=key,
