@@ -106,6 +106,17 @@ def test_browse_lists_folders_then_files_with_metadata(client, editor, s3):
     assert f'href="{browse_url()}"' in body
 
 
+@pytest.mark.parametrize(
+    ("storage", "bucket"), [("public", "public_bucket"), ("private", "private_bucket")]
+)
+def test_thumbnail_folder_is_hidden_from_the_library(client, editor, s3, storage, bucket):
+    put(s3, getattr(s3, bucket), "thumbnails/photo.jpg.80x80_q85.jpg")
+    put(s3, getattr(s3, bucket), "albums/photo.jpg")
+    body = client.get(browse_url(storage)).content.decode()
+    assert "albums/" in body
+    assert "thumbnails/" not in body
+
+
 def test_browse_page_costs_one_listing_request_and_nothing_per_file(
     client, editor, s3, count_requests, settings
 ):

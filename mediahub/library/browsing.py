@@ -77,7 +77,10 @@ def list_page(
         path, prefix=prefix, cursor=cursor or None, page_size=page_size or app_settings.PAGE_SIZE
     )
     listing = Listing(storage=storage, page=page)
+    hidden = thumbnail_folder(storage)
     for folder in page.folders:
+        if folder.path == hidden:
+            continue
         if folder.valid:
             listing.folders.append(folder)
         else:
@@ -92,6 +95,23 @@ def list_page(
         listing.files.append(row)
     add_thumbnails(storage, [row for row in listing.files if row.is_image])
     return listing
+
+
+def thumbnail_folder(storage: str) -> str | None:
+    """The folder of this storage that holds mediahub's thumbnails (hidden from the library).
+
+    Deleting or moving it by hand would break every cached thumbnail, so it is not
+    offered; ``mediahub.thumbnails.delete_thumbnails`` and the command manage it.
+    """
+    thumbnails = optional_module("mediahub.thumbnails.storages")
+    if thumbnails is None:
+        return None
+    try:
+        target = thumbnails.resolve_target(storage)
+    except Exception:  # a thumbnail misconfiguration must never break browsing
+        logger.warning("Could not resolve the thumbnail folder of %r.", storage, exc_info=True)
+        return None
+    return target.prefix if target.same_storage and target.prefix else None
 
 
 def add_thumbnails(storage: str, rows: list[FileRow]) -> None:
