@@ -23,9 +23,6 @@ from pathlib import Path
 
 from _common import counting_requests, fill, setup_django, table
 
-# bench/filer.py would shadow the django-filer package that INSTALLED_APPS imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
-
 JOBS = 10
 
 
