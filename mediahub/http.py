@@ -19,8 +19,9 @@ MAX_FILENAME_LENGTH = 150
 FALLBACK_FILENAME = "download"
 
 # Characters that may appear inside a quoted-string without escaping (RFC 9110 5.6.4),
-# minus '"' and '\' which are replaced rather than escaped (some clients mishandle escapes).
-_QUOTABLE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+# minus '"' and '\' which are replaced rather than escaped (some clients mishandle escapes),
+# and minus '/': NFKD turns look-alikes such as U+FF0F (fullwidth solidus) back into it.
+_QUOTABLE = re.compile(r"[^\x20\x21\x23-\x2e\x30-\x5b\x5d-\x7e]")
 
 
 def safe_filename(name: str | None) -> str:

@@ -106,3 +106,12 @@ def test_non_ascii_names_carry_both_parameters():
     assert content_disposition("Résumé.pdf") == (
         "attachment; filename=\"Resume.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9.pdf"
     )
+
+
+@pytest.mark.parametrize("name", ["a\uff0fb.txt", "a\u2215b\uff0f.txt", "\uff0f\uff0f.txt"])
+def test_ascii_fallback_never_brings_back_a_path_separator(name):
+    # NFKD turns the fullwidth solidus (U+FF0F) into "/": the fallback must not keep it.
+    value = content_disposition(name)
+    fallback = parse(value).get_param("filename", header="content-disposition")
+    assert "/" not in fallback and "\\" not in fallback
+    assert "/" not in ascii_filename(safe_filename(name))
