@@ -42,10 +42,10 @@ BACKENDS = {
 
 _AWS_HOST = re.compile(
     r"^(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])\.s3"
-    r"(?:[.-](?P<region>[a-z]{2}(?:-[a-z]+)+-\d))?\.amazonaws\.com(?:\.cn)?$"
+    r"(?:[.-](?P<region>[a-z]{2}(?:-[a-z]+)+-\d))?\.amazonaws\.com(?:\.cn)?"
 )
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
 _ACLS = {"public-read": "public-read", "private": "private", "none": None}
 _S3_PARAMS = {"region", "domain", "acl", "expiry", "addressing"}
 
@@ -111,6 +111,22 @@ def _split_netloc(netloc: str) -> tuple[str | None, str | None, str]:
 
 def _parse_s3(dsn: str, scheme: str, visibility: str) -> dict[str, Any]:
     rest = dsn.split("://", 1)[1]
+    # A secret with an unencoded '/', '?' or '#' ends the host early and leaves the
+    # rest of the secret in the path or query, where error messages would quote it.
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    if "@" not in rest[:end] and "@" in rest[end:]:
+        try:
+            return _parse_s3_parts(rest, scheme, visibility)
+        except DSNError:
+            raise _fail(
+                "the credentials or the host",
+                "are malformed: percent-encode the key and secret "
+                "('/' as %2F, '+' as %2B, '@' as %40, '?' as %3F, '#' as %23)",
+            ) from None
+    return _parse_s3_parts(rest, scheme, visibility)
+
+
+def _parse_s3_parts(rest: str, scheme: str, visibility: str) -> dict[str, Any]:
     rest, _hash, fragment = rest.partition("#")
     if fragment:
         raise _fail("the fragment", "is not allowed")
@@ -129,7 +145,7 @@ def _parse_s3(dsn: str, scheme: str, visibility: str) -> dict[str, Any]:
     else:
         host, port = hostport, ""
     if port:
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise _fail(f"the port {port[:10]!r}", "is not a number between 1 and 65535")
     host = host.lower()
     if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]", host):
@@ -141,7 +157,7 @@ def _parse_s3(dsn: str, scheme: str, visibility: str) -> dict[str, Any]:
         "access_key": access_key,
         "secret_key": secret_key,
     }
-    aws = _AWS_HOST.match(host)
+    aws = _AWS_HOST.fullmatch(host)
     if aws and scheme == "s3" and not port:
         options["bucket_name"] = aws.group("bucket")
         options["region_name"] = aws.group("region") or "us-east-1"
@@ -156,7 +172,7 @@ def _parse_s3(dsn: str, scheme: str, visibility: str) -> dict[str, Any]:
         options["region_name"] = "us-east-1"
         if scheme == "s3+http":
             options["url_protocol"] = "http:"
-    if not _BUCKET.match(options["bucket_name"]):
+    if not _BUCKET.fullmatch(options["bucket_name"]):
         raise _fail(f"the bucket {options['bucket_name'][:70]!r}", "is not a valid bucket name")
 
     prefix = "/".join(s for s in segments)
@@ -168,7 +184,7 @@ def _parse_s3(dsn: str, scheme: str, visibility: str) -> dict[str, Any]:
         options["location"] = prefix.rstrip("/")
 
     if "region" in params:
-        if not _REGION.match(params["region"]):
+        if not _REGION.fullmatch(params["region"]):
             raise _fail(f"the region {params['region'][:30]!r}", "is not valid")
         options["region_name"] = params["region"]
     if "addressing" in params:
@@ -198,7 +214,7 @@ def _parse_s3(dsn: str, scheme: str, visibility: str) -> dict[str, Any]:
 
 
 def _expiry(value: str) -> int:
-    if not value.isdigit() or int(value) <= 0:
+    if not (value.isascii() and value.isdigit()) or int(value) <= 0:
         raise _fail(f"expiry {value[:20]!r}", "must be a positive number of seconds")
     seconds = int(value)
     if seconds > MAX_PRESIGN_EXPIRY:

@@ -134,3 +134,58 @@ def test_private_storage_refuses_public_options(dsn):
 def test_unknown_visibility_is_refused():
     with pytest.raises(ImproperlyConfigured):
         parse("memory://", visibility="secret")
+
+
+def _secret_fragments(secret: str, size: int = 4) -> set[str]:
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secret"),
+    [
+        # AWS secret keys contain '/' and '+': written unencoded, the '/' ends the host.
+        (
+            "s3://AKIA:wJalr/XUtnFEMI/K7MDENG@my-media.s3.eu-west-1.amazonaws.com/x",
+            "wJalrXUtnFEMIK7MDENG",
+        ),
+        ("s3://AKIA:wJalrX/UtnFEMI@minio.example.com/bucket", "wJalrXUtnFEMI"),
+        ("s3://AKIA:12345/UtnFEMIbcd@minio.example.com/bucket", "12345UtnFEMIbcd"),
+        ("s3://AKIA:wJalrX?UtnF=EMIbcd@minio.example.com/bucket", "wJalrXUtnFEMIbcd"),
+        ("s3://AKIA:wJalrX?UtnFEMIbcd@minio.example.com/bucket", "wJalrXUtnFEMIbcd"),
+    ],
+)
+def test_unencoded_secret_is_never_echoed(dsn, secret):
+    with pytest.raises(ImproperlyConfigured) as info:
+        parse(dsn)
+    message = str(info.value)
+    assert "credentials" in message and "percent-encode" in message
+    leaked = [part for part in _secret_fragments(secret) if part in message]
+    assert not leaked, message
+
+
+@pytest.mark.parametrize(
+    ("dsn", "part"),
+    [
+        ("s3://K:S@host.example/bkt%0A", "the bucket"),
+        ("s3://K:S@host.example/bkt?region=eu-west-1%0A", "the region"),
+        ("s3://K:S@host.example:\u00b2/bkt", "the port"),
+        ("s3://K:S@host.example/bkt?expiry=\u00b2", "expiry"),
+        ("s3://K:S@host.example/bkt?expiry=\u0661\u0662", "expiry"),
+    ],
+)
+def test_trailing_newlines_and_non_ascii_digits_are_refused(dsn, part):
+    with pytest.raises(ImproperlyConfigured) as info:
+        parse(dsn)
+    assert part in str(info.value)
+
+
+def test_ipv6_endpoint_and_prefix():
+    opts = parse("s3+http://K:S@[::1]:9000/bucket/site/media/")["OPTIONS"]
+    assert opts["endpoint_url"] == "http://[::1]:9000"
+    assert opts["bucket_name"] == "bucket"
+    assert opts["location"] == "site/media"
+
+
+def test_at_sign_in_a_prefix_without_credentials_is_fine():
+    opts = parse("s3://my-media.s3.eu-west-1.amazonaws.com/users@example/")["OPTIONS"]
+    assert opts["location"] == "users@example"
