@@ -10,6 +10,9 @@ so a probing client learns nothing about what was wrong with its token.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -64,6 +67,21 @@ def stream(redemption: links.Redemption) -> FileResponse:
     return response
 
 
+def with_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Put :data:`HEADERS` on every answer of ``view``, the ``405`` of a wrong method included."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        for header, value in HEADERS.items():
+            response[header] = value
+        response.setdefault("Content-Security-Policy", "default-src 'none'")
+        return response
+
+    return wrapper
+
+
+@with_headers
 @require_safe
 def download(request: HttpRequest, token: str) -> HttpResponse:
     """Redeem a signed link: 302 to storage, stream, or a refusal."""
@@ -94,7 +112,4 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         record_download(
             request, storage=redemption.link.storage, name=redemption.link.name, outcome=outcome
         )
-    for header, value in HEADERS.items():
-        response[header] = value
-    response.setdefault("Content-Security-Policy", "default-src 'none'")
     return response

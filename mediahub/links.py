@@ -174,6 +174,8 @@ def _user_key(user: Any) -> str | None:
         return None
     if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         raise ValueError("A link can only be bound to an authenticated, saved user.")
+    if not getattr(user, "is_active", True):
+        raise ValueError("A link cannot be bound to an inactive user.")
     return str(user.pk)
 
 
@@ -345,12 +347,16 @@ def check_revocation(link: Link) -> None:
 
 
 def check_user(link: Link, user: Any) -> None:
-    """Raise :class:`LoginRequired` / :class:`WrongUser` when the link is bound elsewhere."""
+    """Raise :class:`LoginRequired` / :class:`WrongUser` when the link is bound elsewhere.
+
+    A deactivated user is refused too: some authentication backends
+    (``AllowAllUsersModelBackend``) keep inactive users logged in.
+    """
     if link.user is None:
         return
     if user is None or not getattr(user, "is_authenticated", False):
         raise LoginRequired(link=link)
-    if str(user.pk) != link.user:
+    if str(user.pk) != link.user or not getattr(user, "is_active", True):
         raise WrongUser(link=link)
 
 

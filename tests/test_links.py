@@ -176,6 +176,10 @@ def test_post_is_refused(client):
     put_private()
     response = client.post(links.sign("docs/report.pdf"))
     assert response.status_code == 405
+    # The refusal of a method is an answer of this view too: never cacheable.
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Allow"] == "GET, HEAD"
+    assert not DownloadLog.objects.exists()
 
 
 def test_storage_failure_on_redeem_gives_a_clean_503_page(s3, client, fail_s3):
@@ -330,6 +334,25 @@ def test_bound_link_serves_its_user_only(client, users):
     assert client.get(url).status_code == 200
     outcomes = list(DownloadLog.objects.order_by("id").values_list("outcome", flat=True))
     assert outcomes == ["login", "forbidden", "streamed"]
+
+
+@override_settings(
+    AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.AllowAllUsersModelBackend"]
+)
+def test_bound_link_refuses_its_user_once_deactivated(client, users):
+    # With a backend that keeps inactive users logged in, a deactivated account
+    # must not keep downloading through the links it was given.
+    alice, _bob = users
+    put_private()
+    url = links.sign("docs/report.pdf", user=alice)
+    alice.is_active = False
+    alice.save()
+    client.force_login(alice)
+    assert client.get(url).status_code == 403
+    with pytest.raises(links.WrongUser):
+        links.check_user(links.load(links.token_from(url)), alice)
+    with pytest.raises(ValueError, match="active"):
+        links.sign("docs/report.pdf", user=alice)
 
 
 # -- revocation ---------------------------------------------------------------------------

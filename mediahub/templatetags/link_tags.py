@@ -33,7 +33,8 @@ def signed_url(
     A ``FieldFile`` is signed in its own storage; a name in ``storage`` (default
     ``"private"``). ``expires`` is the link's lifetime in seconds, ``filename`` and
     ``inline`` shape the download, ``user`` binds the link to that user (an
-    anonymous ``user`` gives ``""``: a link meant for one user is never issued unbound).
+    anonymous or inactive ``user`` gives ``""``: a link meant for one user is never
+    issued unbound).
     """
     if isinstance(value, FieldFile):
         if not value:
@@ -45,8 +46,10 @@ def signed_url(
             return ""
         name = str(value)
         alias = storage or "private"
-    if user is not None and not getattr(user, "is_authenticated", False):
-        # Never fall back to an unbound link: an anonymous visitor gets no link.
+    if user is not None and not (
+        getattr(user, "is_authenticated", False) and getattr(user, "is_active", True)
+    ):
+        # Never fall back to an unbound link: an anonymous (or inactive) user gets no link.
         return ""
     return links.sign(
         name, storage=alias, expires_in=expires, user=user, filename=filename, inline=inline
