@@ -255,3 +255,10 @@ def test_direct_uploads_need_an_s3_storage(client, django_user_model):
     client.force_login(make_user(django_user_model, *ALL_PERMS))
     response = call(client, "start", {"filename": "x.bin", "size": 20 * MiB})
     assert response.status_code == 400 and "S3" in response.json()["error"]
+
+
+def test_unconfigured_storage_is_a_json_error_not_a_500(client, editor, settings):
+    settings.STORAGES = {k: v for k, v in settings.STORAGES.items() if k != "private"}
+    response = call(client, "start", {"filename": "x.bin", "size": 20 * MiB}, storage="private")
+    assert response.status_code == 400
+    assert "not configured" in response.json()["error"]

@@ -99,12 +99,9 @@ def _json_body(request: HttpRequest) -> dict:
 
 
 def _json_error(exc: BaseException) -> JsonResponse:
-    status = 400 if isinstance(exc, LibraryError | SuspiciousFileOperation) else 502
-    if isinstance(exc, UnknownStorage):
-        return _(
-            "This storage is not configured: add it to settings.STORAGES (see "
-            "MEDIAHUB['PUBLIC_STORAGE'] and ['PRIVATE_STORAGE'])."
-        )
+    status = (
+        400 if isinstance(exc, LibraryError | SuspiciousFileOperation | UnknownStorage) else 502
+    )
     if isinstance(exc, FileNotFoundError):
         status = 404
     return JsonResponse({"error": error_message(exc)}, status=status)
