@@ -139,6 +139,19 @@ class VisibilityMixin:
     def storage(self, value: Any) -> None:
         """Ignored: the storage always follows the visibility."""
 
+    @property
+    def thumbnail_storage(self) -> Storage | None:
+        """Where easy-thumbnails' own API (``{% thumbnail %}``, ``get_thumbnailer``) writes.
+
+        easy-thumbnails reads this attribute of a field; without it every thumbnail
+        goes to ``STORAGES["easy_thumbnails"]``, the public bucket. A private field's
+        thumbnails stay in the private storage (and their URLs are presigned); a
+        public field keeps easy-thumbnails' default (None).
+        """
+        if self.visibility == "private":
+            return get_storage("private")
+        return None
+
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs.pop("storage", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+import requests
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,7 +31,7 @@ from mediahub.fields import (
     RejectedObject,
     private_storage,
 )
-from mediahub.storage import get_storage
+from mediahub.storage import get_storage, visibility_of
 from mediahub.widgets import MediaFileWidget
 
 
@@ -345,3 +346,24 @@ def test_choose_existing_in_the_admin_picks_a_private_object(live_server, browse
     page.goto(f"{live_server.url}/admin/demo/document/{document.pk}/change/")
     href = page.get_attribute("#id_contract_existing >> xpath=.. >> a", "href")
     assert href.startswith("/media-links/d/")
+
+
+@pytest.mark.s3semantics
+@pytest.mark.django_db
+def test_easy_thumbnails_own_api_keeps_private_thumbnails_private(s3):
+    # {% thumbnail document.scan ... %} and get_thumbnailer() are easy-thumbnails' own
+    # ways in: they must not write a private image's thumbnail to its default (public)
+    # thumbnail storage.
+    from easy_thumbnails.files import get_thumbnailer
+
+    document = Document(title="t")
+    document.scan.save("scan.png", ContentFile(png_bytes()), save=False)
+
+    thumb = get_thumbnailer(document.scan).get_thumbnail({"size": (2, 2)})
+
+    assert visibility_of(thumb.storage) == "private"
+    assert s3.keys(s3.public_bucket) == []
+    assert thumb.name in s3.keys(s3.private_bucket)
+    assert s3.anonymous_get(s3.private_bucket, thumb.name).status_code == 403
+    assert "X-Amz-Signature" in thumb.url
+    assert requests.get(thumb.url, timeout=10).status_code == 200
