@@ -52,6 +52,10 @@ class RejectedObject(str):
     """A chosen name that is unsafe or absent from the storage (a form error)."""
 
 
+class UncheckedObject(RejectedObject):
+    """A chosen name the storage failed to check (S3 error or timeout: a form error)."""
+
+
 def _signed_url(file: FieldFile) -> str:
     from mediahub import links
 
@@ -87,9 +91,18 @@ class MediaFormField(forms.FileField):
         "unknown_object": _(
             "“%(name)s” is not a file of this storage. Choose it again in the media library."
         ),
+        "storage_unavailable": _(
+            "The file store did not answer while checking “%(name)s”. Try again in a minute."
+        ),
     }
 
     def clean(self, data: Any, initial: Any = None) -> Any:
+        if isinstance(data, UncheckedObject):
+            raise ValidationError(
+                self.error_messages["storage_unavailable"],
+                code="storage_unavailable",
+                params={"name": str(data)[:200]},
+            )
         if isinstance(data, RejectedObject):
             raise ValidationError(
                 self.error_messages["unknown_object"],

@@ -15,12 +15,13 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django import forms
 from django.core.exceptions import SuspiciousFileOperation
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from mediahub.fields import ExistingObject, RejectedObject
+from mediahub.fields import ExistingObject, RejectedObject, UncheckedObject
 from mediahub.names import validate_name
 from mediahub.storage import get_storage
 from mediahub.thumbnails import preview_url
@@ -85,12 +86,19 @@ class MediaFileWidget(forms.ClearableFileInput):
         return super().value_from_datadict(data, files, name)
 
     def existing_object(self, chosen: str) -> ExistingObject | RejectedObject:
-        """Validate a name picked in the library: safe and present in this storage."""
+        """Validate a name picked in the library: safe and present in this storage.
+
+        An S3 error or timeout gives an :class:`UncheckedObject` (a form error
+        saying to try again), never an exception out of form validation.
+        """
         try:
             validate_name(chosen)
-            found = get_storage(self.visibility).exists(chosen)
-        except (SuspiciousFileOperation, OSError):
+        except SuspiciousFileOperation:
             return RejectedObject(chosen)
+        try:
+            found = get_storage(self.visibility).exists(chosen)
+        except (ClientError, BotoCoreError, OSError):
+            return UncheckedObject(chosen)
         return ExistingObject(chosen) if found else RejectedObject(chosen)
 
     def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:

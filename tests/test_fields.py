@@ -367,3 +367,16 @@ def test_easy_thumbnails_own_api_keeps_private_thumbnails_private(s3):
     assert s3.anonymous_get(s3.private_bucket, thumb.name).status_code == 403
     assert "X-Amz-Signature" in thumb.url
     assert requests.get(thumb.url, timeout=10).status_code == 200
+
+
+@pytest.mark.django_db
+def test_choose_existing_when_s3_fails_is_a_form_error_not_a_500(s3, fail_s3, monkeypatch):
+    import botocore.endpoint
+
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda seconds: None)  # no backoff
+    get_storage("private").save("contracts/old.pdf", ContentFile(b"x"))
+    fail_s3("HeadObject", status=503)
+    form = DocumentForm(data={"title": "t", "contract_existing": "contracts/old.pdf"})
+    assert not form.is_valid()
+    assert "did not answer" in form.errors["contract"][0]
+    assert not Document.objects.exists()
