@@ -254,3 +254,42 @@ def test_acl_not_supported_answer_means_not_applicable(s3, monkeypatch):
     code, out = run("--storage", "private")
     assert code == 0, out
     assert "object ACLs: not applicable" in out and "EXPOSED" not in out
+
+
+def private_inside_public(s3, settings, bucket: str, query: str = "") -> None:
+    """The public storage at the bucket's root, the private one under private/."""
+    from mediahub import dsn
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(bucket) + query),
+        "private": dsn.parse(s3.layout.dsn(bucket, "private"), visibility="private"),
+    }
+
+
+def test_public_fix_never_gives_acls_to_the_private_storage_inside_it(s3, settings):
+    bucket = s3.private_bucket  # no bucket policy: readability is by object ACL only
+    private_inside_public(s3, settings, bucket, "&acl=public-read")
+    client = s3.client()
+    client.put_object(Bucket=bucket, Key="img/a.jpg", Body=b"jpg")
+    client.put_object(Bucket=bucket, Key="private/secret.pdf", Body=b"secret")
+    code, out = run("--storage", "public", "--fix", "--noinput")
+    assert "FIXED not-readable: img/a.jpg" in out
+    assert "secret.pdf" not in out
+    assert s3.anonymous_get(bucket, "img/a.jpg").status_code == 200
+    assert s3.anonymous_get(bucket, "private/secret.pdf").status_code == 403
+    grants = client.get_object_acl(Bucket=bucket, Key="private/secret.pdf")["Grants"]
+    assert not any("AllUsers" in str(grant) for grant in grants)
+
+
+def test_public_fix_policy_adds_no_statement_covering_a_nested_private_storage(s3, settings):
+    bucket = s3.private_bucket
+    private_inside_public(s3, settings, bucket)
+    client = s3.client()
+    client.put_object(Bucket=bucket, Key="private/secret.pdf", Body=b"secret")
+    code, out = run("--storage", "public", "--fix", "--fix-policy", "--noinput")
+    assert code == 1
+    assert "other storages live inside this prefix (private/)" in out
+    assert s3.anonymous_get(bucket, "private/secret.pdf").status_code == 403
+    with pytest.raises(Exception, match="NoSuchBucketPolicy"):
+        client.get_bucket_policy(Bucket=bucket)

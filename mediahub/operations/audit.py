@@ -38,6 +38,7 @@ from mediahub.operations.objects import (
     describe_storage,
     is_s3,
     iter_objects,
+    nested_prefixes,
     shares_bucket_with_counterpart,
 )
 from mediahub.operations.progress import NoProgress, Progress
@@ -206,7 +207,15 @@ class _Auditor:
                 self.storage.bucket_name,
                 "no bucket policy statement lets anyone read the public objects",
             )
-            if not self.fix_policy:
+            nested = nested_prefixes(self.storage)
+            if nested:
+                # A statement for prefix* would also open the other storages inside it.
+                finding.change = (
+                    "not changed: other storages live inside this prefix ("
+                    + ", ".join(nested)
+                    + "); add a statement for the public keys only"
+                )
+            elif not self.fix_policy:
                 finding.change = "not changed: run with --fix --fix-policy to add one"
             elif self.fix:
                 self._make_public_by_policy(document)

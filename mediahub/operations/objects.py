@@ -9,6 +9,7 @@ never handed to a Storage method.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -111,6 +112,47 @@ def shares_bucket_with_counterpart(storage: Storage, visibility: str) -> bool:
     return other is not storage and same_bucket(storage, other)
 
 
+def nested_prefixes(storage: Storage) -> list[str]:
+    """Name prefixes (relative to ``storage``) that belong to other configured storages.
+
+    Two storages may share a bucket with one's prefix inside the other's (the public
+    storage at the bucket's root, the private one under ``private/``). A bulk operation
+    on the outer storage must leave the inner one alone: a ``sync push --delete`` would
+    delete its objects, an audit ``--fix`` would give private objects public ACLs.
+    """
+    from django.conf import settings
+    from django.core.files.storage import storages
+
+    own = _location_of(storage)
+    if own is None:
+        return []
+    found = []
+    for alias in settings.STORAGES:
+        try:
+            other = storages[alias]
+        except Exception:  # noqa: S112 - a storage that cannot be built holds nothing here
+            continue
+        if other is storage or is_s3(other) != is_s3(storage):
+            continue
+        if is_s3(storage) and not same_bucket(storage, other):
+            continue
+        location = _location_of(other)
+        if location is not None and location != own and location.startswith(own):
+            found.append(location[len(own) :])
+    return sorted(set(found))
+
+
+def _location_of(storage: Storage) -> str | None:
+    """The storage's key prefix (S3) or real folder (local) ending in ``/``; None if unknown."""
+    if is_s3(storage):
+        return base_prefix(storage)
+    from django.core.files.storage import FileSystemStorage
+
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    return os.path.realpath(storage.location).rstrip("/") + "/"
+
+
 def check_prefix(prefix: str) -> str:
     """Normalise a ``--prefix`` to a folder (``""`` or ``a/b/``) and validate it."""
     prefix = (prefix or "").strip()
@@ -127,12 +169,20 @@ def iter_objects(
     page_size: int = 1000,
     policy: retry.RetryPolicy | None = None,
 ) -> Iterator[StoredObject]:
-    """Every object under ``prefix`` (a folder), in key order, one listing request per page."""
+    """Every object under ``prefix`` (a folder), in key order, one listing request per page.
+
+    Objects of other configured storages nested inside this one (:func:`nested_prefixes`)
+    are left out.
+    """
     prefix = check_prefix(prefix)
+    foreign = tuple(nested_prefixes(storage))
     if is_s3(storage):
-        yield from _iter_s3(storage, prefix, page_size, policy)
+        objects = _iter_s3(storage, prefix, page_size, policy)
     else:
-        yield from _iter_generic(storage, prefix)
+        objects = _iter_generic(storage, prefix)
+    for item in objects:
+        if not (foreign and item.name.startswith(foreign)):
+            yield item
 
 
 def _iter_s3(storage, prefix, page_size, policy) -> Iterator[StoredObject]:
