@@ -294,3 +294,60 @@ def test_public_storage_with_acls_gets_public_read_on_every_object(s3, tmp_path,
     grants = s3.client().get_object_acl(Bucket=s3.public_bucket, Key="img/a.jpg")["Grants"]
     assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
     assert s3.anonymous_get(s3.public_bucket, "img/a.jpg").status_code == 200
+
+
+def test_push_delete_leaves_a_nested_private_storage_alone(s3, tmp_path, settings):
+    from mediahub import dsn
+
+    bucket = s3.private_bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(bucket)),
+        "private": dsn.parse(s3.layout.dsn(bucket, "private"), visibility="private"),
+    }
+    make_tree(tmp_path / "src", {"keep.txt": b"1"})
+    s3.client().put_object(Bucket=bucket, Key="private/secret.pdf", Body=b"secret")
+    s3.client().put_object(Bucket=bucket, Key="gone.txt", Body=b"x")
+    out = run("push", str(tmp_path / "src"), "--delete")
+    assert "1 deleted" in out
+    assert sorted(s3.keys(bucket)) == ["keep.txt", "private/secret.pdf"]
+    pulled = tmp_path / "pulled"
+    run("pull", str(pulled))
+    assert tree(pulled) == {"keep.txt": b"1"}  # the private storage's files stay out
+
+
+def test_push_never_follows_symlinks_and_delete_keeps_their_objects(s3, tmp_path):
+    outside = tmp_path / "outside"
+    make_tree(outside, {"secret.txt": b"host secret", "dir/x.txt": b"x"})
+    source = tmp_path / "src"
+    make_tree(source, {"real.txt": b"1"})
+    (source / "link.txt").symlink_to(outside / "secret.txt")
+    (source / "linked").symlink_to(outside / "dir", target_is_directory=True)
+    client = s3.client()
+    client.put_object(Bucket=s3.public_bucket, Key="link.txt", Body=b"earlier copy")
+    client.put_object(Bucket=s3.public_bucket, Key="linked/x.txt", Body=b"earlier copy")
+    client.put_object(Bucket=s3.public_bucket, Key="gone.txt", Body=b"x")
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command(
+        "mediahub_sync", "push", str(source), "--delete", "--noinput", stdout=out, stderr=err
+    )
+    assert "1 deleted" in out.getvalue()
+    assert "link.txt" in err.getvalue() and "linked/" in err.getvalue()
+    assert sorted(s3.keys(s3.public_bucket)) == ["link.txt", "linked/x.txt", "real.txt"]
+    body = client.get_object(Bucket=s3.public_bucket, Key="link.txt")["Body"].read()
+    assert body == b"earlier copy"
+
+
+def test_pull_never_writes_through_a_symlinked_folder(s3, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "dst"
+    target.mkdir()
+    (target / "sub").symlink_to(outside, target_is_directory=True)
+    client = s3.client()
+    client.put_object(Bucket=s3.public_bucket, Key="sub/planted.txt", Body=b"x")
+    client.put_object(Bucket=s3.public_bucket, Key="ok.txt", Body=b"1")
+    out = run("pull", str(target))
+    assert "1 copied" in out and "1 unsafe names skipped" in out
+    assert list(outside.iterdir()) == []

@@ -95,16 +95,27 @@ class LocalFile:
 
 
 def local_files(root: str) -> tuple[dict[str, LocalFile], list[str]]:
-    """Regular files under ``root`` by relative name, and names mediahub refuses."""
+    """Regular files under ``root`` by relative name, and names mediahub refuses.
+
+    Symbolic links are never followed (they may point out of the folder): they are
+    refused, a linked folder as ``name/``, so that ``--delete`` keeps their objects.
+    """
     found: dict[str, LocalFile] = {}
     refused: list[str] = []
     for directory, folders, files in os.walk(root):
         folders.sort()
+        for folder in folders:
+            path = os.path.join(directory, folder)
+            if os.path.islink(path):
+                refused.append(os.path.relpath(path, root).replace(os.sep, "/") + "/")
         for filename in sorted(files):
             path = os.path.join(directory, filename)
-            if filename.endswith(transfer.PART_SUFFIX) or os.path.islink(path):
+            if filename.endswith(transfer.PART_SUFFIX):
                 continue
             relative = os.path.relpath(path, root).replace(os.sep, "/")
+            if os.path.islink(path):
+                refused.append(relative)
+                continue
             if not is_valid_name(relative):
                 refused.append(relative)
                 continue
@@ -185,7 +196,15 @@ def push(
     progress.close()
     if delete:
         wanted = {prefix + relative for relative in files}
-        extra = sorted(name for name in remote if name not in wanted and remote[name].valid)
+        # A refused local entry (symlink, unsafe name) still exists: keep its objects.
+        kept = tuple(prefix + relative for relative in report.refused)
+        extra = sorted(
+            name
+            for name in remote
+            if name not in wanted
+            and remote[name].valid
+            and not (name in kept or name.startswith(tuple(k for k in kept if k.endswith("/"))))
+        )
         _delete(report, extra, lambda names: transfer.delete_objects(storage, names, policy=policy))
     return report
 
@@ -210,7 +229,8 @@ def pull(
         os.makedirs(local_dir, exist_ok=True)
     objects: list[StoredObject] = []
     for item in iter_objects(storage, prefix, policy=policy):
-        if item.valid and is_valid_name(item.name[len(prefix) :]):
+        relative = item.name[len(prefix) :]
+        if item.valid and is_valid_name(relative) and not _through_symlink(local_dir, relative):
             objects.append(item)
         else:
             # A raw key such as "a//b" or "../x" must never become a local path.
@@ -251,6 +271,21 @@ def pull(
 
         _delete(report, extra, remove)
     return report
+
+
+def _through_symlink(root: str, relative: str) -> bool:
+    """True when a folder on the way to ``root/relative`` is a symbolic link.
+
+    Writing there would follow the link out of the local folder.
+    """
+    path = root
+    for segment in relative.split("/")[:-1]:
+        path = os.path.join(path, segment)
+        if os.path.islink(path):
+            return True
+        if not os.path.isdir(path):
+            return False
+    return False
 
 
 def _delete(report: SyncReport, names: list[str], remove: Callable[[list[str]], list[str]]) -> None:
