@@ -77,3 +77,46 @@ def test_local_save_never_overwrites(tmp_path):
     second = storage.save("x.txt", ContentFile(b"2"))
     assert first != second
     assert storage.open(first).read() == b"1"
+
+
+@pytest.fixture
+def rooted(tmp_path):
+    """A local storage whose folder holds symlinks to a file and a folder outside it."""
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "secret.txt").write_bytes(b"host secret")
+    (outside / "dir" / "x.txt").write_bytes(b"x")
+    root = tmp_path / "media"
+    root.mkdir()
+    (root / "ok.txt").write_bytes(b"ok")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    (root / "linked").symlink_to(outside / "dir", target_is_directory=True)
+    return PublicFileSystemStorage(location=str(root)), outside
+
+
+def test_local_storage_never_follows_symlinks_out_of_its_folder(rooted):
+    storage, outside = rooted
+    page = storage.list_folder("")
+    assert [f.path for f in page.files] == ["ok.txt"] and page.folders == []
+    with pytest.raises(SuspiciousFileOperation):
+        storage.list_folder("linked/")
+    for name in ("link.txt", "linked/x.txt"):
+        with pytest.raises(SuspiciousFileOperation):
+            storage.open(name)
+        with pytest.raises(SuspiciousFileOperation):
+            storage.delete(name)
+    with pytest.raises(SuspiciousFileOperation):
+        storage.save("linked/new.txt", ContentFile(b"planted"))
+    with pytest.raises(SuspiciousFileOperation):
+        storage.copy("ok.txt", "linked/copy.txt")
+    assert sorted(p.name for p in (outside / "dir").iterdir()) == ["x.txt"]
+    assert (outside / "secret.txt").read_bytes() == b"host secret"
+
+
+def test_symlinked_storage_folder_itself_still_works(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    storage = PublicFileSystemStorage(location=str(tmp_path / "alias"))
+    storage.save("a/b.txt", ContentFile(b"1"))
+    assert storage.open("a/b.txt").read() == b"1"
+    assert [f.path for f in storage.list_folder("a/").files] == ["a/b.txt"]

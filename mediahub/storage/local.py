@@ -13,6 +13,7 @@ import shutil
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.deconstruct import deconstructible
 
@@ -34,7 +35,15 @@ class LocalListingMixin:
     def path(self, name: str) -> str:
         if name not in ("", "."):
             validate_name(name.rstrip("/") if name.endswith("/") else name)
-        return super().path(name)
+        full = super().path(name)
+        # safe_join() checks the spelling only: a symlink inside the folder may lead out.
+        root = os.path.realpath(self.location)
+        real = os.path.realpath(full)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise SuspiciousFileOperation(
+                f"{name!r} leads out of the storage's folder through a symbolic link."
+            )
+        return full
 
     def get_available_name(self, name, max_length=None):
         validate_name(name)
@@ -49,7 +58,7 @@ class LocalListingMixin:
         page_size: int | None = None,
     ) -> FolderPage:
         size = check_listing_args(path, prefix, page_size)
-        directory = super().path(path) if path else self.location
+        directory = self.path(path) if path else self.location
         entries: list[tuple[str, FolderEntry | FileEntry]] = []
         try:
             scan = os.scandir(directory)
