@@ -15,6 +15,11 @@ from django.core.exceptions import SuspiciousFileOperation
 MAX_NAME_BYTES = 1024
 #: Common file-system limit for one path segment, in UTF-8 bytes.
 MAX_SEGMENT_BYTES = 255
+#: Bidirectional controls: they make a displayed name read unlike its key
+#: ("invoice\u202efdp.exe" shows as "invoiceexe.pdf").
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def _refuse(name: object, reason: str) -> SuspiciousFileOperation:
@@ -27,7 +32,8 @@ def validate_name(name: str, *, folder: bool = False) -> str:
     A safe name is relative, uses ``/`` as its only separator, has no empty,
     ``.`` or ``..`` segment, no control character, no backslash, and fits S3's
     1024-byte key limit. With ``folder=True`` the name may be ``""`` (the root)
-    and must otherwise end with ``/``.
+    and must otherwise end with ``/``. Bidirectional controls (U+202E...) count as
+    control characters.
     """
     if not isinstance(name, str):
         raise _refuse(name, "not a string")
@@ -49,6 +55,8 @@ def validate_name(name: str, *, folder: bool = False) -> str:
         raise _refuse(name, "backslashes are not allowed")
     for char in body:
         if unicodedata.category(char) in ("Cc", "Cs") or char in "\u2028\u2029":
+            raise _refuse(name, "control characters are not allowed")
+        if char in BIDI_CONTROLS:
             raise _refuse(name, "control characters are not allowed")
     for segment in body.split("/"):
         if segment == "":

@@ -57,3 +57,23 @@ def test_join_refuses_separators_in_the_file_name():
         join("a/", "../b.txt")
     with pytest.raises(SuspiciousFileOperation):
         join("a/", "c/b.txt")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "invoice\u202efdp.exe",  # RIGHT-TO-LEFT OVERRIDE: shows as "invoiceexe.pdf"
+        "a\u202a.txt",
+        "a\u2066b.txt",
+        "a\u2069.txt",
+        "a\u200f.txt",
+        "a\u061c.txt",
+    ],
+)
+def test_bidirectional_controls_are_refused(name):
+    """They make a listed name read differently from the key (Trojan Source spoofing)."""
+    assert not is_valid_name(name)
+
+
+def test_emoji_sequences_with_zero_width_joiner_are_fine():
+    assert is_valid_name("family \U0001f468\u200d\U0001f469\u200d\U0001f467.jpg")
