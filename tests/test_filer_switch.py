@@ -24,6 +24,12 @@ def png_bytes() -> bytes:
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run the on-commit callbacks (the switch deletes the original only after commit)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def folder(db):
     from filer.models import Folder
 
@@ -63,13 +69,16 @@ def reload(filer_file):
     return type(filer_file).objects.get(pk=filer_file.pk)
 
 
-def test_public_to_private_moves_object_server_side_and_keeps_bytes(s3, folder, count_requests):
+def test_public_to_private_moves_object_server_side_and_keeps_bytes(
+    s3, folder, count_requests, committed
+):
     filer_file = make_file(folder, is_public=True)
     old_key = filer_file.file.name
     sha1 = filer_file.sha1
     count_requests.clear()
 
-    switch.set_public(filer_file, False)
+    with committed():
+        switch.set_public(filer_file, False)
     made = dict(count_requests)
 
     filer_file = reload(filer_file)
@@ -87,11 +96,12 @@ def test_public_to_private_moves_object_server_side_and_keeps_bytes(s3, folder, 
     assert "GetObject" not in made and "PutObject" not in made
 
 
-def test_private_to_public_with_plain_save(s3, folder):
+def test_private_to_public_with_plain_save(s3, folder, committed):
     filer_file = make_file(folder, is_public=False)
 
-    filer_file.is_public = True
-    filer_file.save()
+    with committed():
+        filer_file.is_public = True
+        filer_file.save()
 
     filer_file = reload(filer_file)
     assert filer_file.file.name.startswith("filer_public/")
@@ -101,7 +111,7 @@ def test_private_to_public_with_plain_save(s3, folder):
 
 
 @pytest.mark.parametrize("to_public", [False, True], ids=["to-private", "to-public"])
-def test_thumbnails_move_with_the_image(s3, folder, to_public):
+def test_thumbnails_move_with_the_image(s3, folder, to_public, committed):
     from easy_thumbnails.models import Source, Thumbnail
 
     image = make_image(folder, is_public=not to_public)
@@ -114,7 +124,8 @@ def test_thumbnails_move_with_the_image(s3, folder, to_public):
     assert len(old_thumbs) == 2
     old_bytes = [body(s3, old_bucket, k) for k in old_thumbs]
 
-    switch.set_public(image, to_public)
+    with committed():
+        switch.set_public(image, to_public)
 
     image = reload(image)
     assert s3.keys(old_bucket) == []
@@ -149,7 +160,7 @@ def test_copy_failure_changes_nothing(s3, folder, fail_s3):
     assert body(s3, s3.public_bucket, name) == png_bytes()
 
 
-def test_thumbnail_copy_failure_still_switches_and_rebuilds(s3, folder, monkeypatch):
+def test_thumbnail_copy_failure_still_switches_and_rebuilds(s3, folder, monkeypatch, committed):
     """The file's copy works, the thumbnails' copies fail: they are rebuilt on demand."""
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
@@ -168,7 +179,8 @@ def test_thumbnail_copy_failure_still_switches_and_rebuilds(s3, folder, monkeypa
         return real(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", copy_once)
-    switch.set_public(image, True)
+    with committed():
+        switch.set_public(image, True)
     monkeypatch.setattr(BaseClient, "_make_api_call", real)
 
     image = reload(image)
@@ -181,12 +193,12 @@ def test_thumbnail_copy_failure_still_switches_and_rebuilds(s3, folder, monkeypa
     assert rebuilt.name in s3.keys(s3.public_bucket)
 
 
-def test_delete_failure_rolls_back_and_loses_nothing(s3, folder, fail_s3):
+def test_delete_failure_rolls_back_and_loses_nothing(s3, folder, fail_s3, committed):
     filer_file = make_file(folder, is_public=True)
     name = filer_file.file.name
     fail_s3("DeleteObject", status=500, times=5)  # every attempt of the first delete
 
-    with pytest.raises(switch.SwitchError, match="Could not delete"):
+    with pytest.raises(switch.SwitchError, match="Could not delete"), committed():
         switch.set_public(filer_file, False)
 
     filer_file = reload(filer_file)
@@ -196,12 +208,12 @@ def test_delete_failure_rolls_back_and_loses_nothing(s3, folder, fail_s3):
     assert body(s3, s3.public_bucket, name) == DATA
 
 
-def test_delete_failure_inside_outer_transaction_rolls_back(s3, folder, fail_s3):
+def test_delete_failure_inside_outer_transaction_rolls_back(s3, folder, fail_s3, committed):
     filer_file = make_file(folder, is_public=False)
     key = filer_file.file.storage.key(filer_file.file.name)
     fail_s3("DeleteObject", status=500)
 
-    with pytest.raises(switch.SwitchError), transaction.atomic():
+    with pytest.raises(switch.SwitchError), committed(), transaction.atomic():
         filer_file.is_public = True
         filer_file.save()
 
@@ -260,3 +272,17 @@ def test_files_on_other_storages_keep_filers_behaviour(folder, monkeypatch):
     assert switch.uses_mediahub(filer_file)
     monkeypatch.setitem(filer_file.file.storages, "public", InMemoryStorage())
     assert not switch.uses_mediahub(filer_file)
+
+
+def test_outer_transaction_rolled_back_after_the_switch_loses_nothing(s3, folder, committed):
+    """The admin saves inside a transaction: a later failure there must not lose the file."""
+    filer_file = make_file(folder, is_public=False)
+    name = filer_file.file.name
+
+    with pytest.raises(RuntimeError), committed(), transaction.atomic():
+        switch.set_public(filer_file, True)
+        raise RuntimeError("a later step of the same request failed")
+
+    filer_file = reload(filer_file)
+    assert filer_file.is_public is False and filer_file.file.name == name
+    assert body(s3, s3.private_bucket, filer_file.file.storage.key(name)) == DATA

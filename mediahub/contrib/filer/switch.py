@@ -11,14 +11,17 @@ app's ``ready()``) replaces that with:
 3. copy every existing thumbnail server-side next to it in the other thumbnail
    storage, with easy-thumbnails' cache rows (a thumbnail that cannot be copied
    is simply rebuilt on demand);
-4. after the row is saved, **delete** the old object, then the old thumbnails.
+4. once the row pointing at the copy is **committed** (``transaction.on_commit``),
+   **delete** the old object, then the old thumbnails.
 
-The whole save runs in one transaction. If a step before the delete fails, the
-copies are removed, the exception propagates and the row keeps pointing at the
-untouched original; if the delete fails, the transaction rolls back the same way.
-Once the original is gone, the switch has happened: a leftover old thumbnail is
-logged (``mediahub_audit`` finds public leftovers), never raised. Nothing is lost
-at any point.
+The save runs in a transaction. If a step before the commit fails (or an outer
+transaction, such as the admin's, rolls back later), the row keeps pointing at
+the untouched original (copies made before a failure are removed; after a later
+rollback they are left, unreferenced, under a random name). If the delete after
+the commit fails, the row is pointed back at the original, the copies are
+removed and :class:`SwitchError` is raised. Once the original is gone, the
+switch has happened: a leftover old thumbnail is logged (``mediahub_audit`` finds
+public leftovers), never raised. Nothing is lost at any point.
 
 Files whose storages are not mediahub's keep filer's own behaviour.
 """
@@ -68,6 +71,9 @@ class Switch:
     old_thumbnails: list[_Thumb] = field(default_factory=list)
     new_thumbnails: list[_Thumb] = field(default_factory=list)
     old_source_row: Any = None
+    new_source_row: Any = None
+    #: The file's row before the switch: ``(model, pk, name, is_public, database)``.
+    row: tuple[Any, Any, str, bool, str | None] | None = None
 
     def undo(self) -> None:
         """Remove the copies (best effort): the original stays the only one."""
@@ -75,12 +81,22 @@ class Switch:
             _delete_quietly(thumb.storage, thumb.key)
         _delete_quietly(self.target, self.target_key)
 
+    def restore_row(self) -> None:
+        """Point the committed row back at the original (the delete failed)."""
+        if self.row is None:  # pragma: no cover - set by move_file
+            return
+        model, pk, name, is_public, using = self.row
+        model._base_manager.using(using).filter(pk=pk).update(file=name, is_public=is_public)
+        if self.new_source_row is not None:
+            self.new_source_row.delete()  # its thumbnails rows too (cascade)
+
     def finish(self) -> None:
-        """Delete the original, then its thumbnails (the row already points at the copy)."""
+        """Delete the original, then its thumbnails (the committed row points at the copy)."""
         try:
             self.source.delete(self.source_key)
         except STORAGE_ERRORS as error:
             if _still_exists(self.source, self.source_key):
+                self.restore_row()
                 self.undo()
                 raise SwitchError(
                     f"Could not delete {self.source_key!r} after copying it "
@@ -135,6 +151,13 @@ def move_file(file_obj: Any) -> Switch:
         ) from None
     target_name, target, target_key = _free_name(file_obj, field_file.storages[new])
     switch = Switch(source, source_key, target, target_key)
+    switch.row = (
+        file_obj._meta.concrete_model._meta.get_field("file").model,
+        file_obj.pk,
+        source_name,
+        not file_obj.is_public,
+        file_obj._state.db,
+    )
     try:
         _copy(source, source_key, target, target_key)
         after = _stat(target, target_key)
@@ -179,10 +202,15 @@ def install() -> None:
     post_save.connect(_finish_switch, dispatch_uid="mediahub.contrib.filer.switch")
 
 
-def _finish_switch(sender: Any, instance: Any, **kwargs: Any) -> None:
+def _finish_switch(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:
+    """Delete the original once the row pointing at the copy is committed.
+
+    Deleting earlier would lose the file if the transaction (the admin wraps
+    its save in one) rolled back after this save: the row would point at it again.
+    """
     switch = instance.__dict__.pop(_PENDING, None)
     if switch is not None:
-        switch.finish()
+        transaction.on_commit(switch.finish, using=using)
 
 
 # -- steps ------------------------------------------------------------------------------
@@ -271,6 +299,7 @@ def _move_thumbnails(file_obj, field_file, old, new, source_name, target_name, s
                 name=target_name,
                 defaults={"modified": source_row.modified},
             )
+            switch.new_source_row = new_source_row
         copy, _created = Thumbnail.objects.update_or_create(
             storage_hash=get_storage_hash(new_proxy),
             name=new_name,
