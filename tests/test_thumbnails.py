@@ -241,6 +241,34 @@ def test_s3_failure_writing_thumbnail_gives_503(s3, client, fail_s3):
     assert not Thumbnail.objects.exists()
 
 
+def test_stale_endpoint_url_does_not_download_the_source_again(s3, client, monkeypatch):
+    # An endpoint URL of an older source version (a cached page, a crawler) redirects to
+    # the current thumbnail; learning the current version must not cost a full GET of
+    # a large source on every request.
+    from botocore.response import StreamingBody
+
+    first = put(s3, s3.public_bucket, "big.jpg", images.jpeg(color="red"))
+    stale = thumbnail_url("big.jpg", size="20x20", source_etag=first)
+    padding = b"\0" * (2 * 1024 * 1024)  # trailing bytes: still a valid JPEG
+    second = put(s3, s3.public_bucket, "big.jpg", images.jpeg(color="blue") + padding)
+    fresh = generate(client, thumbnail_url("big.jpg", size="20x20", source_etag=second))
+    assert fresh.status_code == 302
+
+    read = []
+    original = StreamingBody.iter_chunks
+
+    def counting(self, chunk_size=1024):
+        for chunk in original(self, chunk_size):
+            read.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(StreamingBody, "iter_chunks", counting)
+    for _ in range(3):
+        again = generate(client, stale)
+        assert again.status_code == 302 and again["Location"] == fresh["Location"]
+    assert sum(read) == 0
+
+
 def test_missing_source_is_404(s3, client):
     response = client.get(thumbnail_url("nowhere.jpg", size="20x20"))
     assert response.status_code == 404

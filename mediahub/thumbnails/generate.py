@@ -108,7 +108,9 @@ class Result:
 
 @dataclass(frozen=True)
 class Fetched:
-    path: str
+    """A downloaded source; ``path`` is None when ``proceed`` declined its body."""
+
+    path: str | None
     size: int
     etag: str | None
     modified: datetime | None
@@ -129,8 +131,20 @@ def _too_large(size: int) -> UnusableSource:
     return UnusableSource(f"source is {size} bytes, over THUMBNAIL_MAX_SOURCE_SIZE ({limit})")
 
 
-def fetch(target: Target, name: str, directory: str) -> Fetched:
-    """Stream ``name`` into ``directory``: one GET for S3 (its ETag comes with it)."""
+def fetch(
+    target: Target,
+    name: str,
+    directory: str,
+    *,
+    proceed: Callable[[str | None], bool] | None = None,
+) -> Fetched:
+    """Stream ``name`` into ``directory``: one GET for S3 (its ETag comes with it).
+
+    ``proceed(version)`` is asked once the source's version is known from the
+    answer's headers, before its body is read: False closes the answer unread
+    (``Fetched.path`` is None), so a request for an already-made version costs no
+    download of the source.
+    """
     storage = target.source_storage
     path = os.path.join(directory, "source")
     limit = app_settings.THUMBNAIL_MAX_SOURCE_SIZE
@@ -142,14 +156,19 @@ def fetch(target: Target, name: str, directory: str) -> Fetched:
             )
             body = answer["Body"]
             size = answer.get("ContentLength") or 0
+            etag = (answer.get("ETag") or "").strip('"') or None
+            modified = answer.get("LastModified")
+            if proceed is not None and not proceed(naming.version_of(etag, modified)):
+                body.close()
+                return Fetched(None, 0, etag, modified)
             if size > limit:
                 body.close()
                 raise _too_large(size)
-            etag = (answer.get("ETag") or "").strip('"') or None
-            modified = answer.get("LastModified")
             chunks = _stream_chunks(body)
         else:
             size, etag, modified = _stat(storage, name)
+            if proceed is not None and not proceed(naming.version_of(etag, modified)):
+                return Fetched(None, 0, etag, modified)
             if size > limit:
                 raise _too_large(size)
             chunks = _read_chunks(storage, name)
@@ -266,22 +285,30 @@ def render(
 ) -> Result:
     """Download the source once and make every thumbnail of ``job`` (no database access).
 
-    ``skip(version)`` may return the already-fresh thumbnails of the version just
-    downloaded; then nothing is made. Raises :class:`SourceMissing` or
+    ``skip(version)`` may return the already-fresh thumbnails of the source's current
+    version (read from the GET's headers, before its body); then the body is not
+    downloaded and nothing is made. Raises :class:`SourceMissing` or
     :class:`StorageUnavailable`; an unusable source gives ``Made.error`` entries.
     """
     from mediahub.thumbnails.naming import MediaThumbnailer
 
     target = job.target
+    fresh: list[list[cache.Cached]] = []
+
+    def proceed(version: str | None) -> bool:
+        found = skip(version) if skip is not None else None
+        if found is None:
+            return True
+        fresh.append(found)
+        return False
+
     with tempfile.TemporaryDirectory(prefix="mediahub-thumb-") as directory:
-        fetched = fetch(target, job.name, directory)
+        fetched = fetch(target, job.name, directory, proceed=proceed)
         version = naming.version_of(fetched.etag, fetched.modified)
         result = Result(job, version)
-        if skip is not None:
-            fresh = skip(version)
-            if fresh is not None:
-                result.fresh = fresh
-                return result
+        if fetched.path is None:  # already made for this version: nothing downloaded
+            result.fresh = fresh[0]
+            return result
         with open(fetched.path, "rb") as handle:
             thumbnailer = MediaThumbnailer(
                 file=handle,
