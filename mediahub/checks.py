@@ -21,6 +21,10 @@ from django.db import models
 
 from mediahub.dsn import MAX_PRESIGN_EXPIRY
 
+#: Canned ACLs that let someone other than the bucket owner read an object
+#: (authenticated-read: any AWS account in the world).
+OPEN_ACLS = ("public-read", "public-read-write", "authenticated-read")
+
 E001 = "mediahub.E001"  # STORAGES["private"] missing
 E002 = "mediahub.E002"  # private storage unsigned / has a public URL
 E003 = "mediahub.E003"  # private storage uses a public ACL
@@ -46,7 +50,9 @@ def _s3_class():
 
 
 def _entry(alias: str) -> dict[str, Any] | None:
-    return settings.STORAGES.get(alias)
+    """``STORAGES[alias]``; None when missing or not a dict (E009 reports the latter)."""
+    entry = settings.STORAGES.get(alias)
+    return entry if isinstance(entry, dict) else None
 
 
 def _instance(alias: str, errors: list) -> Any:
@@ -72,7 +78,7 @@ def check_private_storage(app_configs=None, **kwargs) -> list:
 
     errors: list = []
     alias = app_settings.PRIVATE_STORAGE
-    if _entry(alias) is None:
+    if alias not in settings.STORAGES:
         return [
             Error(
                 f"STORAGES[{alias!r}] (mediahub's private storage) is not defined.",
@@ -96,7 +102,7 @@ def check_private_storage(app_configs=None, **kwargs) -> list:
                 )
             )
         acl = storage.default_acl or storage.object_parameters.get("ACL") or ""
-        if str(acl).startswith("public"):
+        if str(acl) in OPEN_ACLS:
             errors.append(
                 Error(
                     f"STORAGES[{alias!r}] writes objects with the public ACL {acl!r}.",
@@ -141,13 +147,14 @@ def check_private_storage(app_configs=None, **kwargs) -> list:
 
 @register(Tags.compatibility)
 def check_presign_expiry(app_configs=None, **kwargs) -> list:
-    """E005: no presigned URL may be asked to live longer than SigV4's 7 days."""
+    """E005: no presigned URL may be asked to live longer than SigV4's 7 days (E009 too)."""
     from mediahub.conf import app_settings
 
     errors: list = []
     s3 = _s3_class()
     for alias in settings.STORAGES:
-        storage = _instance(alias, [])
+        # E009 for the private storage comes from check_private_storage.
+        storage = _instance(alias, [] if alias == app_settings.PRIVATE_STORAGE else errors)
         if s3 is not None and isinstance(storage, s3):
             expire = storage.querystring_expire
             if isinstance(expire, int) and expire > MAX_PRESIGN_EXPIRY:
@@ -234,7 +241,7 @@ def check_thumbnail_storage(app_configs=None, **kwargs) -> list:
     messages: list = []
     thumbs = _entry("easy_thumbnails")
     public = _entry(app_settings.PUBLIC_STORAGE)
-    if thumbs is None:
+    if "easy_thumbnails" not in settings.STORAGES:
         messages.append(
             Warning(
                 "STORAGES['easy_thumbnails'] is not defined; easy-thumbnails falls back to "
@@ -243,9 +250,13 @@ def check_thumbnail_storage(app_configs=None, **kwargs) -> list:
                 id=W005,
             )
         )
-    elif public is not None and (
-        thumbs.get("BACKEND") != public.get("BACKEND")
-        or (thumbs.get("OPTIONS") or {}) != (public.get("OPTIONS") or {})
+    elif (
+        thumbs is not None
+        and public is not None
+        and (
+            thumbs.get("BACKEND") != public.get("BACKEND")
+            or (thumbs.get("OPTIONS") or {}) != (public.get("OPTIONS") or {})
+        )
     ):
         messages.append(
             Error(

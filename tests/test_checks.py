@@ -206,3 +206,56 @@ def test_check_ids_are_unique_and_documented():
     readme = (Path(mh_checks.__file__).parent.parent / "README.md").read_text()
     missing = [value for value in values if value not in readme]
     assert missing == []
+
+
+def test_e003_private_storage_authenticated_read_acl(good):
+    """authenticated-read opens the objects to every AWS account in the world."""
+    good.STORAGES = storages_with(
+        private={
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "prv",
+                "default_acl": "authenticated-read",
+                "signature_version": "s3v4",
+            },
+        }
+    )
+    assert ids() == ["mediahub.E003"]
+
+
+def test_e009_public_storage_that_cannot_be_built(good):
+    good.STORAGES = storages_with(
+        default={
+            "BACKEND": "mediahub.storage.s3.PublicS3Storage",
+            "OPTIONS": {"bucket_name": "pub", "no_such_option": 1},
+        },
+        easy_thumbnails={
+            "BACKEND": "mediahub.storage.s3.PublicS3Storage",
+            "OPTIONS": {"bucket_name": "pub", "no_such_option": 1},
+        },
+    )
+    messages = [m for m in checks.run_checks() if m.id == "mediahub.E009"]
+    assert sorted(m.msg.split("]")[0] for m in messages) == [
+        "STORAGES['default'",
+        "STORAGES['easy_thumbnails'",
+    ]
+
+
+def test_storages_entry_that_is_not_a_dict_is_an_error_not_a_crash(good):
+    good.STORAGES = storages_with(easy_thumbnails="mediahub.storage.s3.PublicS3Storage")
+    assert "mediahub.E009" in ids()
+
+
+def test_e009_never_quotes_the_secret(good):
+    good.STORAGES = storages_with(
+        private={
+            "BACKEND": "mediahub.storage.s3.PrivateS3Storage",
+            "OPTIONS": {
+                "bucket_name": "prv",
+                "secret_key": "TopSecretValue",
+                "querystring_expire": 10**9,
+            },
+        }
+    )
+    messages = [m for m in checks.run_checks() if m.id.startswith("mediahub.")]
+    assert messages and all("TopSecretValue" not in f"{m.msg} {m.hint}" for m in messages)

@@ -181,6 +181,9 @@ def test_private_storage_refuses_unsafe_options():
         {"signature_version": "s3"},
         {"querystring_expire": 8 * 24 * 3600},
         {"object_parameters": {"ACL": "public-read"}},
+        {"default_acl": "authenticated-read"},
+        {"object_parameters": {"ACL": "authenticated-read"}},
+        {"object_parameters": {"ACL": "public-read-write"}},
     ):
         with pytest.raises(ImproperlyConfigured):
             PrivateS3Storage(**base, **extra)

@@ -43,6 +43,9 @@ from mediahub.storage.validation import ValidatedNamesMixin
 MULTIPART_PART_SIZE = 8 * 1024**2
 #: Attempts at finding a free name when concurrent saves collide.
 MAX_NAME_ATTEMPTS = 20
+#: Canned ACLs that let someone other than the bucket owner read an object
+#: (authenticated-read: any AWS account in the world).
+OPEN_ACLS = ("public-read", "public-read-write", "authenticated-read")
 
 
 class _KeyExists(Exception):
@@ -360,13 +363,13 @@ class PrivateS3Storage(MediaS3Storage):
         for option, safe in (("querystring_auth", True), ("file_overwrite", False)):
             if option in settings and settings[option] != safe:
                 raise ImproperlyConfigured(f"PrivateS3Storage requires {option}={safe!r}.")
-        if settings.get("default_acl") in ("public-read", "public-read-write"):
+        if settings.get("default_acl") in OPEN_ACLS:
             raise ImproperlyConfigured(
                 "PrivateS3Storage cannot use a public ACL (default_acl="
                 f"{settings['default_acl']!r})."
             )
         super().__init__(**settings)
-        if self.object_parameters.get("ACL", "").startswith("public"):
+        if self.object_parameters.get("ACL", "") in OPEN_ACLS:
             raise ImproperlyConfigured(
                 "PrivateS3Storage cannot set a public ACL in object_parameters."
             )
