@@ -227,3 +227,22 @@ def test_non_seekable_content_is_saved(s3):
 
     name = get_storage("private").save("s.txt", File(Stream(), name="s.txt"))
     assert get_storage("private").open(name).read() == b"streamed"
+
+
+def test_server_side_copy_applies_the_target_storages_acl_and_encryption(s3, settings):
+    from mediahub import dsn
+
+    options = dsn.parse(s3.layout.dsn(s3.private_bucket, "pub"))["OPTIONS"]
+    target = PublicS3Storage(**options, object_parameters={"ACL": "public-read"})
+    secure = PrivateS3Storage(
+        **dsn.parse(s3.layout.private_dsn, visibility="private")["OPTIONS"],
+        object_parameters={"ServerSideEncryption": "AES256"},
+    )
+    public = get_storage("public")
+    public.save("img/a.jpg", ContentFile(b"jpeg"))
+    assert target.can_copy_from(public) and secure.can_copy_from(public)
+    target.copy("img/a.jpg", "img/a.jpg", source=public)
+    assert s3.anonymous_get(s3.private_bucket, "pub/img/a.jpg").status_code == 200
+    secure.copy("img/a.jpg", "img/b.jpg", source=public)
+    head = s3.client().head_object(Bucket=s3.private_bucket, Key="img/b.jpg")
+    assert head.get("ServerSideEncryption") == "AES256"

@@ -46,6 +46,10 @@ MAX_NAME_ATTEMPTS = 20
 #: Canned ACLs that let someone other than the bucket owner read an object
 #: (authenticated-read: any AWS account in the world).
 OPEN_ACLS = ("public-read", "public-read-write", "authenticated-read")
+#: ``object_parameters`` a server-side copy must carry over (the rest is metadata).
+COPY_PARAMETERS = frozenset(
+    {"ACL", "ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled", "StorageClass"}
+)
 
 
 class _KeyExists(Exception):
@@ -306,8 +310,15 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                     Config=self.transfer_config,
                 )
             return target_name
+        # The object keeps its metadata; what this storage imposes on its objects
+        # (ACL, encryption, storage class) must still apply to the copy.
         extra: dict[str, Any] = {"MetadataDirective": "COPY"}
-        if self.default_acl:
+        extra.update(
+            (option, value)
+            for option, value in self.object_parameters.items()
+            if option in COPY_PARAMETERS
+        )
+        if self.default_acl and "ACL" not in extra:
             extra["ACL"] = self.default_acl
         self.connection.meta.client.copy(
             {"Bucket": source.bucket_name, "Key": source._key(source_name)},
