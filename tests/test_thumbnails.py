@@ -200,6 +200,24 @@ def test_bomb_limit_is_configurable(s3, client):
         assert generate(client, thumbnail_url("ok.jpg", size="20x20")).status_code == 302
 
 
+@pytest.mark.parametrize("options", [{"crop": True}, {}], ids=["crop", "one-side"])
+def test_upscaling_a_sliver_is_refused_like_a_bomb(s3, client, options):
+    # A 1x2000 image is small, but upscale=True scales it by 50 to cover 50x50 (or 50
+    # wide): 50x100000 pixels before cropping, a memory bomb made of a valid image.
+    put(s3, s3.public_bucket, "sliver.png", images.png(1, 2000), "image/png")
+    size = "50x50" if options else "50x0"
+    with override_settings(MEDIAHUB={"THUMBNAIL_MAX_PIXELS": 1_000_000}):
+        url = thumbnail_url("sliver.png", size=size, upscale=True, **options)
+        response = generate(client, url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert thumbs_in(s3, s3.public_bucket) == []
+    # Upscaling within the limit still works.
+    put(s3, s3.public_bucket, "small.png", images.png(10, 10), "image/png")
+    with override_settings(MEDIAHUB={"THUMBNAIL_MAX_PIXELS": 1_000_000}):
+        url = thumbnail_url("small.png", size="40x40", upscale=True, crop=True)
+        assert generate(client, url).status_code == 302
+
+
 def test_s3_503_during_generation_gives_clean_503_and_nothing_recorded(s3, client, fail_s3):
     put(s3, s3.public_bucket, "slow.jpg", images.jpeg())
     url = thumbnail_url("slow.jpg", size="20x20")

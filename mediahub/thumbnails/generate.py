@@ -232,6 +232,38 @@ def check_image(image: Image.Image) -> None:
         )
 
 
+def check_scaling(image: Image.Image, size: Sequence[int] | None, **options: Any) -> None:
+    """Refuse an ``upscale`` whose intermediate image would exceed the pixel limit.
+
+    easy-thumbnails scales *before* it crops: with ``upscale`` and ``crop`` (or one
+    side 0) a 1x4000 sliver asked for 200x200 is first scaled by 200, to 200x800000
+    pixels. Same scale as easy-thumbnails' ``scale_and_crop`` (zoom included).
+    """
+    if not options.get("upscale") or not size:
+        return
+    source_x, source_y = image.size
+    target_x, target_y = (int(value) for value in size)
+    if not source_x or not source_y:
+        return
+    ratios = (target_x / source_x, target_y / source_y)
+    if options.get("crop") or not target_x or not target_y:
+        scale = max(ratios)
+    else:
+        scale = min(ratios)
+    zoom = options.get("zoom")
+    if zoom:
+        scale *= (100 + int(zoom)) / 100.0
+    if scale <= 1.0:
+        return
+    pixels = round(source_x * scale) * round(source_y * scale)
+    limit = app_settings.THUMBNAIL_MAX_PIXELS
+    if pixels > limit:
+        raise UnusableSource(
+            f"upscaling {source_x}x{source_y} pixels by {scale:.1f} makes {pixels} pixels, "
+            f"over THUMBNAIL_MAX_PIXELS ({limit})"
+        )
+
+
 def safe_source_image(source: Any, size: Sequence[int] | None = None, **options: Any):
     """easy-thumbnails source generator: open, check and strictly decode the image.
 
@@ -247,7 +279,9 @@ def safe_source_image(source: Any, size: Sequence[int] | None = None, **options:
         if wanted[0] and wanted[1]:
             image.draft("RGB", wanted)
     image.load()  # LOAD_TRUNCATED_IMAGES is off: truncated data raises OSError
-    return exif_orientation(image)
+    image = exif_orientation(image)
+    check_scaling(image, size, **options)  # on the image the processors will see
+    return image
 
 
 #: Errors by which Pillow and easy-thumbnails say "this is not a usable image".
