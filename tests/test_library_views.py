@@ -571,6 +571,31 @@ def test_failed_publish_keeps_the_original(client, editor, s3, fail_s3):
     assert s3.keys(s3.private_bucket) == []
 
 
+@pytest.mark.parametrize("action", ["move", "visibility"])
+def test_copy_made_but_not_verifiable_is_removed_so_a_retry_works(
+    client, editor, s3, fail_s3, monkeypatch, action
+):
+    """S3 fails right after the copy (the check cannot run): no stray copy blocks a retry."""
+    from mediahub.storage.s3 import MediaS3Storage
+
+    put(s3, s3.public_bucket, "p.txt", b"p")
+    copy = MediaS3Storage.copy
+
+    def copy_then_fail(self, *args, **kwargs):
+        result = copy(self, *args, **kwargs)
+        fail_s3("HeadObject", status=503)
+        return result
+
+    monkeypatch.setattr(MediaS3Storage, "copy", copy_then_fail)
+    data = {"name": "p.txt", "new_name": "q.txt"}
+    response = client.post(reverse(f"admin:mediahub_{action}", args=["public"]), data)
+    assert b"Try again" in response.content or "Try again" in " ".join(
+        follow_messages(client, response)
+    )
+    assert s3.keys(s3.public_bucket) == ["p.txt"]
+    assert s3.keys(s3.private_bucket) == []
+
+
 def test_publish_drops_the_old_thumbnails(client, editor, s3, monkeypatch):
     from mediahub import thumbnails
 

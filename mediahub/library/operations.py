@@ -263,22 +263,38 @@ def _copy_verified(
     *,
     params: dict[str, str] | None = None,
 ) -> None:
-    """Copy ``source`` to ``target_name`` and verify it; remove a bad copy and raise."""
-    if params and isinstance(target_storage, MediaS3Storage):
-        _copy_replacing_metadata(source_storage, source.path, target_storage, target_name, params)
-    else:
-        target_storage.copy(source.path, target_name, source=source_storage)
+    """Copy ``source`` to ``target_name`` and verify it; remove a bad copy and raise.
+
+    ``target_name`` was checked to be free, so whatever is there after a failure
+    (a copy that did not verify, or one S3 made although the call or the check
+    failed) is removed, best effort: a stray copy would block the retry.
+    """
     try:
-        copied = target_storage.stat(target_name)
-    except FileNotFoundError:
-        copied = None
-    if copied is None or not _verify(source, copied, (source_storage, target_storage)):
-        if copied is not None:
-            target_storage.delete(target_name)
-        raise LibraryError(
-            _("The copy of %(name)s did not match the original; nothing was changed.")
-            % {"name": source.path}
-        )
+        if params and isinstance(target_storage, MediaS3Storage):
+            _copy_replacing_metadata(
+                source_storage, source.path, target_storage, target_name, params
+            )
+        else:
+            target_storage.copy(source.path, target_name, source=source_storage)
+        try:
+            copied = target_storage.stat(target_name)
+        except FileNotFoundError:
+            copied = None
+        if copied is None or not _verify(source, copied, (source_storage, target_storage)):
+            raise LibraryError(
+                _("The copy of %(name)s did not match the original; nothing was changed.")
+                % {"name": source.path}
+            )
+    except BaseException:
+        _remove_quietly(target_storage, target_name)
+        raise
+
+
+def _remove_quietly(storage: Storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except (ClientError, BotoCoreError, OSError):
+        logger.warning("Could not remove the unverified copy %r; delete it by hand.", name)
 
 
 def _copy_replacing_metadata(
