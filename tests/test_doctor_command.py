@@ -154,3 +154,27 @@ def test_works_when_only_a_public_storage_is_configured(s3, settings):
     settings.STORAGES = {k: v for k, v in settings.STORAGES.items() if k != "private"}
     report = doctor.diagnose(["default"])
     assert report.ok and checks(report, "default")["anonymous read"] == "ok"
+
+
+def test_storage_that_cannot_be_built_is_a_failure_not_a_traceback(s3, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "mediahub.storage.s3.PrivateS3Storage",
+            "OPTIONS": {"bucket_name": "prv", "secret_key": "TopSecretValue", "acl": "x"},
+        },
+    }
+    code, out = run()
+    assert code == 1
+    assert "private" in out and "cannot be built" in out
+    assert "TopSecretValue" not in out
+    assert "anonymous read" in out  # the public storage was still checked
+
+
+def test_unparseable_date_header_is_skipped_not_a_crash(s3, monkeypatch):
+    health = doctor.StorageHealth("public", "public", "")
+    from mediahub.storage import get_storage
+
+    checker = doctor._Doctor(get_storage("public"), health, lambda: 0.0)
+    checker.clock_skew({"ResponseMetadata": {"HTTPHeaders": {"date": "not a date"}}})
+    assert [c.status for c in health.checks] == [doctor.SKIP]

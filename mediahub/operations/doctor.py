@@ -88,7 +88,18 @@ def diagnose(aliases: list[str], *, clock: Callable[[], float] = time.time) -> D
     """Check each storage in ``aliases``; ``clock`` gives this machine's time."""
     report = DoctorReport()
     for alias in aliases:
-        storage = get_storage(alias)
+        try:
+            storage = get_storage(alias)
+        except Exception as error:  # ImproperlyConfigured, TypeError, ImportError...
+            health = StorageHealth(alias, "unknown", f"STORAGES[{alias!r}]")
+            report.storages.append(health)
+            health.add(
+                "storage",
+                FAIL,
+                f"cannot be built from its settings ({type(error).__name__}): "
+                "run manage.py check (mediahub.E009)",
+            )
+            continue
         health = StorageHealth(alias, visibility_of(storage), describe_storage(storage))
         report.storages.append(health)
         if not is_s3(storage):
@@ -139,7 +150,12 @@ class _Doctor:
         if not header:
             self.health.add("clock skew", SKIP, "the server sent no Date header")
             return
-        skew = self.clock() - parsedate_to_datetime(header).timestamp()
+        try:
+            server_time = parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError):
+            self.health.add("clock skew", SKIP, "the server's Date header is not a date")
+            return
+        skew = self.clock() - server_time
         detail = f"{skew:+.0f} s against the S3 server"
         if abs(skew) > SKEW_FAIL:
             status, detail = FAIL, detail + ": synchronise this machine's clock (NTP)"

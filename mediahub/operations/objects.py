@@ -109,6 +109,8 @@ def shares_bucket_with_counterpart(storage: Storage, visibility: str) -> bool:
         other = get_storage("public" if visibility == "private" else "private")
     except UnknownStorage:
         return False
+    except Exception:  # a storage that cannot be built (E009) shares nothing
+        return False
     return other is not storage and same_bucket(storage, other)
 
 
