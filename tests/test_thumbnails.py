@@ -351,3 +351,15 @@ def test_endpoint_only_answers_safe_methods(s3, client):
     assert client.post(url).status_code == 405
     assert not Thumbnail.objects.exists()
     assert client.head(url).status_code == 302
+
+
+def test_private_source_needs_an_expiring_token(s3, client):
+    # A token signed while an alias was public carries no expiry; once the alias is
+    # private (a DSN moved to the private bucket) it must not serve that storage forever.
+    from mediahub.thumbnails import naming, tokens
+
+    put(s3, s3.private_bucket, "moved.jpg", images.jpeg())
+    payload = naming.options_payload(naming.build_options(size="20x20"))
+    eternal = tokens.make_url("private", "moved.jpg", payload, None, private=False)
+    assert client.get(eternal).status_code == 404
+    assert thumbs_in(s3, s3.private_bucket) == []

@@ -107,7 +107,7 @@ def test_tokens_verify_and_expire():
     url = tokens.make_url("private", "a.jpg", {"size": [1, 1]}, "v1", private=True, now=1000)
     token = url.rsplit("/", 1)[1]
     assert tokens.load(token, now=1000) == tokens.Request(
-        "private", "a.jpg", {"size": [1, 1]}, "v1"
+        "private", "a.jpg", {"size": [1, 1]}, "v1", expires=1000 + 3600
     )
     with pytest.raises(tokens.ExpiredToken):
         tokens.load(token, now=1000 + 3601)

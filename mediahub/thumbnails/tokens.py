@@ -36,6 +36,8 @@ class Request:
     name: str
     options: dict[str, Any]
     version: str | None
+    #: Expiry (seconds since the epoch) of a private source's token; None for public ones.
+    expires: int | None = None
 
 
 def make_url(
@@ -68,4 +70,4 @@ def load(token: str, *, now: float | None = None) -> Request:
     expires = data.get("e")
     if expires is not None and (time.time() if now is None else now) > expires:
         raise ExpiredToken("thumbnail link expired")
-    return Request(data["s"], data["n"], data["o"], data.get("v"))
+    return Request(data["s"], data["n"], data["o"], data.get("v"), expires)

@@ -57,6 +57,9 @@ def thumbnail(request: HttpRequest, token: str) -> HttpResponse:
     except (signing.BadSignature, SuspiciousFileOperation, UnknownStorage, ValueError, TypeError):
         return _not_found()
     private = target.visibility == "private"
+    if private and wanted.expires is None:
+        # Signed while this alias was public: never a lasting key to a private storage.
+        return _not_found()
     spec = generate.Spec(options, naming.stem(target.prefix, wanted.name, options))
     try:
         cached = generate.ensure(target, wanted.name, spec, version=wanted.version)
