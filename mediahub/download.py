@@ -9,6 +9,7 @@ so a probing client learns nothing about what was wrong with its token.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from collections.abc import Callable
 from functools import wraps
@@ -23,6 +24,8 @@ from django.views.decorators.http import require_safe
 from mediahub import links
 from mediahub.audit import record_download
 from mediahub.http import content_disposition
+
+logger = logging.getLogger(__name__)
 
 #: Title and explanation of each refusal (constant: nothing depends on the token).
 ERRORS = {
@@ -105,9 +108,12 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
             response = redirect_to_login(request.get_full_path())
         else:
             response = error_response(error.status)
-    except FileNotFoundError:
-        # Deleted between the existence check and the open.
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        # Deleted between the existence check and the open, or a folder of a local storage.
         response = error_response(404)
+    except OSError as error:
+        logger.warning("Could not open a linked file: %s", type(error).__name__)
+        response = error_response(503)
     else:
         record_download(
             request, storage=redemption.link.storage, name=redemption.link.name, outcome=outcome

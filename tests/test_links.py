@@ -468,6 +468,18 @@ def test_private_local_folder_url_is_a_signed_link_that_streams(tmp_path, client
     assert response["Content-Security-Policy"] == "default-src 'none'"
 
 
+def test_link_to_a_local_folder_is_404_not_500(tmp_path, client):
+    private = {
+        "BACKEND": "mediahub.storage.local.PrivateFileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path)},
+    }
+    with override_settings(STORAGES={**_storages(), "private": private}):
+        get_storage("private").save("letters/hello.txt", ContentFile(b"x"))
+        response = client.get(links.sign("letters"))  # a folder: exists() says True
+    assert response.status_code == 404
+    assert response["Cache-Control"] == "private, no-store"
+
+
 def _storages():
     from django.conf import settings
 
