@@ -7,6 +7,7 @@ trusted forwarding header in a middleware (never trust ``X-Forwarded-For`` as is
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import HttpRequest
@@ -15,6 +16,8 @@ from mediahub.conf import app_settings
 
 #: Longest user agent kept, in characters.
 MAX_USER_AGENT = 512
+#: Control characters, dropped from the user agent (PostgreSQL refuses NUL in text).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -58,5 +61,5 @@ def record_download(
         outcome=outcome,
         method=request.method[:8] if request.method else "",
         ip=_client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+        user_agent=_CONTROL.sub("", str(request.META.get("HTTP_USER_AGENT", "")))[:MAX_USER_AGENT],
     )

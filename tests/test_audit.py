@@ -53,6 +53,14 @@ def test_record_download_keeps_bad_input_out():
         assert record_download(request, storage="private", name="a", outcome="missing") is None
 
 
+def test_user_agent_control_characters_are_dropped():
+    # PostgreSQL refuses NUL in text columns: a hostile header must not turn a
+    # download into a 500 (nor put raw control characters into the admin).
+    request = RequestFactory().get("/", HTTP_USER_AGENT="evil\x00agent\x1b[31m\x7f/1")
+    row = record_download(request, storage="private", name="a.pdf", outcome="missing")
+    assert row.user_agent == "evilagent[31m/1"
+
+
 def test_admin_lists_and_filters_but_cannot_change(client, report):
     admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
     client.force_login(admin)
