@@ -314,6 +314,10 @@ def test_push_delete_leaves_a_nested_private_storage_alone(s3, tmp_path, setting
     pulled = tmp_path / "pulled"
     run("pull", str(pulled))
     assert tree(pulled) == {"keep.txt": b"1"}  # the private storage's files stay out
+    make_tree(pulled, {"private/earlier.pdf": b"kept", "stale.txt": b"x"})
+    out = run("pull", str(pulled), "--delete")
+    assert "1 deleted" in out
+    assert tree(pulled) == {"keep.txt": b"1", "private/earlier.pdf": b"kept"}
 
 
 def test_push_never_follows_symlinks_and_delete_keeps_their_objects(s3, tmp_path):
@@ -351,3 +355,20 @@ def test_pull_never_writes_through_a_symlinked_folder(s3, tmp_path):
     out = run("pull", str(target))
     assert "1 copied" in out and "1 unsafe names skipped" in out
     assert list(outside.iterdir()) == []
+
+
+def test_prefix_inside_a_nested_storage_is_refused(s3, tmp_path, settings):
+    from mediahub import dsn
+
+    bucket = s3.private_bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(bucket) + "&acl=public-read"),
+        "private": dsn.parse(s3.layout.dsn(bucket, "private"), visibility="private"),
+    }
+    make_tree(tmp_path, {"x.txt": b"1"})
+    for direction in ("push", "pull"):
+        with pytest.raises(CommandError, match="belongs to the storage 'private'"):
+            run(direction, str(tmp_path), "--prefix", "private/docs", "--delete")
+    assert s3.keys(bucket) == []
+    assert tree(tmp_path) == {"x.txt": b"1"}

@@ -122,13 +122,18 @@ def nested_prefixes(storage: Storage) -> list[str]:
     on the outer storage must leave the inner one alone: a ``sync push --delete`` would
     delete its objects, an audit ``--fix`` would give private objects public ACLs.
     """
+    return sorted(nested_storages(storage))
+
+
+def nested_storages(storage: Storage) -> dict[str, str]:
+    """``{name prefix: STORAGES alias}`` of the storages nested inside ``storage``."""
     from django.conf import settings
     from django.core.files.storage import storages
 
     own = _location_of(storage)
     if own is None:
-        return []
-    found = []
+        return {}
+    found: dict[str, str] = {}
     for alias in settings.STORAGES:
         try:
             other = storages[alias]
@@ -140,8 +145,8 @@ def nested_prefixes(storage: Storage) -> list[str]:
             continue
         location = _location_of(other)
         if location is not None and location != own and location.startswith(own):
-            found.append(location[len(own) :])
-    return sorted(set(found))
+            found.setdefault(location[len(own) :], alias)
+    return found
 
 
 def _location_of(storage: Storage) -> str | None:

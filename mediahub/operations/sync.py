@@ -24,7 +24,13 @@ from django.core.files.storage import Storage
 from mediahub import retry
 from mediahub.names import is_valid_name
 from mediahub.operations import transfer
-from mediahub.operations.objects import StoredObject, check_prefix, describe_storage, iter_objects
+from mediahub.operations.objects import (
+    StoredObject,
+    check_prefix,
+    describe_storage,
+    iter_objects,
+    nested_storages,
+)
 from mediahub.operations.progress import NoProgress, Progress
 
 
@@ -167,6 +173,7 @@ def push(
     """Upload new and changed files of ``local_dir`` to ``storage`` under ``prefix``."""
     jobs = _check_jobs(jobs)
     prefix = check_prefix(prefix)
+    _check_own_prefix(storage, prefix)
     if not os.path.isdir(local_dir):
         raise FileNotFoundError(f"{local_dir} is not a folder.")
     progress = progress or NoProgress()
@@ -223,6 +230,7 @@ def pull(
     """Download new and changed objects under ``prefix`` into ``local_dir``."""
     jobs = _check_jobs(jobs)
     prefix = check_prefix(prefix)
+    _check_own_prefix(storage, prefix)
     progress = progress or NoProgress()
     report = SyncReport("pull", describe_storage(storage), local_dir, prefix, dry_run)
     if not dry_run:
@@ -258,7 +266,13 @@ def pull(
     progress.close()
     if delete:
         wanted = {item.name[len(prefix) :] for item in objects}
-        extra = sorted(relative for relative in files if relative not in wanted)
+        # Local copies of a nested storage's files are not this storage's to delete.
+        foreign = tuple(n[len(prefix) :] for n in nested_storages(storage) if n.startswith(prefix))
+        extra = sorted(
+            relative
+            for relative in files
+            if relative not in wanted and not (foreign and relative.startswith(foreign))
+        )
 
         def remove(names: list[str]) -> list[str]:
             failed = []
@@ -271,6 +285,20 @@ def pull(
 
         _delete(report, extra, remove)
     return report
+
+
+def _check_own_prefix(storage: Storage, prefix: str) -> None:
+    """Refuse a prefix that lies inside another configured storage nested in this one.
+
+    Writing there would give that storage's objects this storage's parameters (a
+    public ACL in the private area), and a pull ``--delete`` would see an empty
+    listing (nested storages are left out) and delete every local file.
+    """
+    for nested, alias in nested_storages(storage).items():
+        if prefix.startswith(nested):
+            raise ValueError(
+                f"--prefix {prefix!r} belongs to the storage {alias!r}: use --storage {alias}."
+            )
 
 
 def _through_symlink(root: str, relative: str) -> bool:
