@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
@@ -87,7 +88,20 @@ def with_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 @with_headers
 @require_safe
 def download(request: HttpRequest, token: str) -> HttpResponse:
-    """Redeem a signed link: 302 to storage, stream, or a refusal."""
+    """Redeem a signed link: 302 to storage, stream, or a refusal.
+
+    A database failure (revocation state or audit log unreadable or busy) is a
+    ``503``: a link whose revocation or audit cannot be checked is not served.
+    """
+    try:
+        return redeem_link(request, token)
+    except DatabaseError as error:
+        logger.warning("Database error while redeeming a link: %s", type(error).__name__)
+        return error_response(503)
+
+
+def redeem_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The answer to one link (database errors propagate)."""
     try:
         redemption = links.redeem(token, user=getattr(request, "user", None))
         if redemption.can_redirect:
@@ -115,7 +129,14 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         logger.warning("Could not open a linked file: %s", type(error).__name__)
         response = error_response(503)
     else:
-        record_download(
-            request, storage=redemption.link.storage, name=redemption.link.name, outcome=outcome
-        )
+        try:
+            record_download(
+                request,
+                storage=redemption.link.storage,
+                name=redemption.link.name,
+                outcome=outcome,
+            )
+        except DatabaseError:
+            response.close()  # the streamed file, if any
+            raise
     return response

@@ -480,6 +480,26 @@ def test_link_to_a_local_folder_is_404_not_500(tmp_path, client):
     assert response["Cache-Control"] == "private, no-store"
 
 
+@pytest.mark.parametrize("failing", ["audit", "revocation"])
+def test_database_failure_on_redeem_gives_503_not_500(client, monkeypatch, failing):
+    from django.db import OperationalError
+
+    put_private()
+    url = links.sign("docs/report.pdf")
+
+    def broken(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    if failing == "audit":
+        monkeypatch.setattr(DownloadLog.objects, "create", broken)
+    else:
+        monkeypatch.setattr(links, "check_revocation", broken)
+    response = client.get(url)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert response["Cache-Control"] == "private, no-store"
+
+
 def _storages():
     from django.conf import settings
 
