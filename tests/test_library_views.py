@@ -82,6 +82,13 @@ def test_admin_index_lists_media_library_with_public_and_private_files(client, e
     assert client.get(private)["Location"] == browse_url("private")
 
 
+@pytest.mark.parametrize("action", ["1/change/", "1/history/", "1/delete/", "add/"])
+def test_model_admin_pages_of_the_table_less_model_are_404_not_500(client, editor, action):
+    """MediaLibrary has no table: its admin has no object pages (they queried it: 500)."""
+    response = client.get(f"{reverse('admin:app_list', args=['mediahub'])}medialibrary/{action}")
+    assert response.status_code == 404
+
+
 def test_index_shows_only_the_storages_a_user_may_view(client, django_user_model, s3):
     client.force_login(make_user(django_user_model, "view_public"))
     page = client.get(reverse("admin:index")).content.decode()

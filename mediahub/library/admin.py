@@ -63,7 +63,14 @@ class MediaLibraryAdmin(_ReadOnly):
             path(route, wrap(METHODS[name](getattr(views, name))), name=f"mediahub_{name}")
             for route, name in ROUTES
         ]
-        return library + super().get_urls()
+        # Only the changelist of ModelAdmin's URLs: the model has no table, so its
+        # object pages (change, history, delete) would query one that does not exist.
+        changelist = path(
+            "",
+            wrap(self.changelist_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_changelist",
+        )
+        return [*library, changelist]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         storage = "public" if can(request.user, "view", "public") else "private"
