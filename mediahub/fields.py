@@ -110,6 +110,14 @@ class MediaFormField(forms.FileField):
                 params={"name": str(data)[:200]},
             )
         if isinstance(data, ExistingObject):
+            if self.max_length is not None and len(data) > self.max_length:
+                # The model column is this long: uploads get shortened names, a picked
+                # object cannot be renamed.
+                raise ValidationError(
+                    self.error_messages["max_length"],
+                    code="max_length",
+                    params={"max": self.max_length, "length": len(data)},
+                )
             return data
         return super().clean(data, initial)
 

@@ -248,6 +248,18 @@ def test_model_form_refuses_an_unsafe_or_unknown_existing_object(bad):
 
 
 @pytest.mark.django_db
+def test_model_form_refuses_an_existing_object_longer_than_the_column():
+    # FileField's column holds max_length (100) characters: PostgreSQL would answer a
+    # longer picked name with a DataError (a 500), SQLite would store it silently.
+    long_name = "contracts/" + "x" * 120 + ".pdf"
+    get_storage("private").save(long_name, ContentFile(b"x"))
+    form = DocumentForm(data={"title": "t", "contract_existing": long_name})
+    assert not form.is_valid()
+    assert "at most 100 characters" in form.errors["contract"][0]
+    assert not Document.objects.exists()
+
+
+@pytest.mark.django_db
 def test_model_form_uploads_and_clears():
     upload = SimpleUploadedFile("scan.png", png_bytes(), content_type="image/png")
     form = DocumentForm(data={"title": "t"}, files={"scan": upload})
