@@ -246,3 +246,28 @@ def test_server_side_copy_applies_the_target_storages_acl_and_encryption(s3, set
     secure.copy("img/a.jpg", "img/b.jpg", source=public)
     head = s3.client().head_object(Bucket=s3.private_bucket, Key="img/b.jpg")
     assert head.get("ServerSideEncryption") == "AES256"
+
+
+def test_failed_abort_does_not_hide_the_upload_error(s3, fail_s3, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    storage = get_storage("private")
+    fail_s3("UploadPart", status=500)
+    fail_s3("AbortMultipartUpload", reset=True)
+    with pytest.raises(ClientError) as caught:
+        storage.save("big/broken.bin", ContentFile(b"y" * (MULTIPART_PART_SIZE + 1)))
+    assert caught.value.operation_name == "UploadPart"
+    assert s3.keys(s3.private_bucket) == []
+
+
+def test_multipart_create_on_a_taken_name_picks_another_even_if_abort_fails(
+    s3, fail_s3, monkeypatch
+):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    storage = get_storage("private")
+    payload = b"z" * (MULTIPART_PART_SIZE + 1)
+    s3.client().put_object(Bucket=s3.private_bucket, Key="big/taken.bin", Body=b"first")
+    # get_available_name() does not look (no HEAD): the name is found taken at completion.
+    fail_s3("AbortMultipartUpload", reset=True)
+    name = storage._save("big/taken.bin", ContentFile(payload))
+    assert name != "big/taken.bin" and storage.size(name) == len(payload)
+    assert storage.open("big/taken.bin").read() == b"first"

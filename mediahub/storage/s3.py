@@ -207,15 +207,22 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
             )
             return True
         except _KeyExists:
-            client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
+            self._abort(client, key, upload_id)
             return False
         except BaseException:
-            # Never leave a partial upload behind (it would be billed and invisible).
-            try:
-                client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
-            except ClientError:
-                pass
+            self._abort(client, key, upload_id)
             raise
+
+    def _abort(self, client, key: str, upload_id: str) -> None:
+        """Abort a multipart upload; never leave a partial upload behind (billed, invisible).
+
+        A failed abort must not replace the error that made it necessary (botocore has
+        already retried it; a bucket lifecycle rule for incomplete uploads is the backstop).
+        """
+        try:
+            client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
+        except Exception:  # noqa: S110
+            pass
 
     def _key_exists(self, client, key: str) -> bool:
         try:
