@@ -569,6 +569,22 @@ def test_publishing_svg_makes_it_an_attachment(client, editor, s3):
     assert head["ContentDisposition"] == "attachment"
 
 
+def test_publishing_judges_active_content_by_stored_type_too(client, editor, s3, settings):
+    """x.html renamed x.txt keeps its text/html type: public, it must not render as a page."""
+    put(s3, s3.private_bucket, "page.txt", b"<script>alert(1)</script>", ContentType="text/html")
+    client.post(reverse("admin:mediahub_visibility", args=["private"]), {"name": "page.txt"})
+    head = s3.client().head_object(Bucket=s3.public_bucket, Key="page.txt")
+    assert head["ContentDisposition"] == "attachment"
+    assert head["ContentType"] == "text/plain"
+    settings.MEDIAHUB = {**getattr(settings, "MEDIAHUB", {}), "ACTIVE_CONTENT": "refuse"}
+    put(s3, s3.private_bucket, "other.txt", b"<svg/>", ContentType="image/svg+xml")
+    response = client.post(
+        reverse("admin:mediahub_visibility", args=["private"]), {"name": "other.txt"}
+    )
+    assert "refuses" in " ".join(follow_messages(client, response))
+    assert s3.keys(s3.private_bucket) == ["other.txt"]
+
+
 def test_failed_publish_keeps_the_original(client, editor, s3, fail_s3):
     put(s3, s3.public_bucket, "p.txt", b"p")
     fail_s3("CopyObject", timeout=True)

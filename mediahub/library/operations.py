@@ -403,12 +403,21 @@ def move_folder(storage: str, path: str, new_path: str) -> int:
     return len(contents.files)
 
 
+def _stored_type(storage: Storage, name: str) -> str | None:
+    """The Content-Type S3 serves ``name`` with (a rename keeps it: ``x.html`` -> ``x.txt``)."""
+    if not isinstance(storage, MediaS3Storage):
+        return None
+    head = _client(storage).head_object(Bucket=storage.bucket_name, Key=storage._key(name))
+    return head.get("ContentType")
+
+
 def change_visibility(storage: str, name: str) -> str:
     """Make a file public (from private) or private (from public); returns the new storage.
 
     Server-side copy to the other storage, verify, delete the original, then
     drop the original's thumbnails (they are made again in the new storage).
-    HTML/SVG/XML made public follow ``ACTIVE_CONTENT`` (attachment or refused).
+    HTML/SVG/XML made public (by name or by stored type) follow ``ACTIVE_CONTENT``
+    (attachment with the type guessed from the name, or refused).
     """
     validate_name(name)
     destination = other_storage(storage)
@@ -416,7 +425,7 @@ def change_visibility(storage: str, name: str) -> str:
     target_storage = get_storage(destination)
     source = source_storage.stat(name)
     params = None
-    if destination == "public" and is_active_content(name):
+    if destination == "public" and is_active_content(name, _stored_type(source_storage, name)):
         if app_settings.ACTIVE_CONTENT == "refuse":
             raise LibraryError(
                 _("%(name)s is HTML, SVG or XML, which the public storage refuses.")
