@@ -293,3 +293,33 @@ def test_public_fix_policy_adds_no_statement_covering_a_nested_private_storage(s
     assert s3.anonymous_get(bucket, "private/secret.pdf").status_code == 403
     with pytest.raises(Exception, match="NoSuchBucketPolicy"):
         client.get_bucket_policy(Bucket=bucket)
+
+
+def test_policy_opening_only_a_sub_folder_of_the_private_storage_is_found(s3):
+    client = s3.client()
+    open_private_bucket(s3)
+    bucket = s3.private_bucket
+    client.put_bucket_policy(Bucket=bucket, Policy=prefix_policy(bucket, "docs/*"))
+    client.put_object(Bucket=bucket, Key="docs/a.pdf", Body=b"secret")
+    client.put_object(Bucket=bucket, Key="img/b.jpg", Body=b"secret")
+    code, out = run("--storage", "private", "--sample", "0")
+    assert code == 1, out
+    assert "bucket-policy" in out
+    code, out = run("--storage", "private", "--sample", "0", "--fix", "--fix-policy", "--noinput")
+    assert code == 0, out
+    assert s3.anonymous_get(bucket, "docs/a.pdf").status_code == 403
+
+
+def test_policy_for_a_public_storage_nested_in_the_private_one_is_not_an_exposure(s3, settings):
+    from mediahub import dsn
+
+    bucket = s3.private_bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(bucket, "public")),
+        "private": dsn.parse(s3.layout.dsn(bucket), visibility="private"),
+    }
+    s3.client().put_bucket_policy(Bucket=bucket, Policy=prefix_policy(bucket, "public/*"))
+    s3.client().put_object(Bucket=bucket, Key="docs/a.pdf", Body=b"secret")
+    code, out = run("--storage", "private")
+    assert "bucket-policy" not in out, out

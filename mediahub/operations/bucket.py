@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 from django.core.files.storage import Storage
 
 from mediahub import retry
-from mediahub.operations.objects import anonymous_client, base_prefix, client
+from mediahub.operations.objects import anonymous_client, base_prefix, client, nested_prefixes
 
 #: The four Block Public Access switches, all on: nothing in the bucket can be public.
 BLOCK_ALL = {
@@ -129,6 +130,11 @@ def _matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value, pattern)
 
 
+def _literal(pattern: str) -> str:
+    """The part of a policy resource before its first wildcard."""
+    return re.split(r"[*?]", pattern, maxsplit=1)[0]
+
+
 @dataclass(frozen=True)
 class PolicyGrant:
     """A policy statement that lets anyone read (some of) the storage's objects."""
@@ -146,8 +152,10 @@ def public_read_grants(document: dict[str, Any] | None, storage: Storage) -> lis
     """The statements of ``document`` that allow anonymous reads under the storage's prefix."""
     if not document:
         return []
-    # Any key under the storage's prefix stands for all of them.
-    sample = f"arn:aws:s3:::{storage.bucket_name}/{base_prefix(storage)}mediahub-audit-probe"
+    # Any key under the storage's prefix stands for all of them...
+    inside = f"arn:aws:s3:::{storage.bucket_name}/{base_prefix(storage)}"
+    sample = inside + "mediahub-audit-probe"
+    nested = tuple(inside + prefix for prefix in nested_prefixes(storage)) or ("\0",)
     grants = []
     for index, statement in enumerate(_as_list(document.get("Statement"))):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
@@ -160,7 +168,13 @@ def public_read_grants(document: dict[str, Any] | None, storage: Storage) -> lis
         resources = [
             r.replace("arn:aws-cn:", "arn:aws:") for r in _as_list(statement.get("Resource"))
         ]
-        if not any(_matches(r, sample) for r in resources):
+        # ...and a resource whose fixed part lies inside the prefix opens some of them
+        # (unless it lies inside another storage nested there, e.g. a public/ prefix).
+        if not any(
+            _matches(r, sample)
+            or (_literal(r).startswith(inside) and not _literal(r).startswith(nested))
+            for r in resources
+        ):
             continue
         grants.append(
             PolicyGrant(index, str(statement.get("Sid", "")), bool(statement.get("Condition")))
