@@ -218,6 +218,30 @@ def test_upscaling_a_sliver_is_refused_like_a_bomb(s3, client, options):
         assert generate(client, url).status_code == 302
 
 
+def animated_gif(width: int, height: int, frames: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    colours = [(i * 7 % 256, i * 13 % 256, i * 29 % 256) for i in range(frames)]
+    images_ = [Image.new("RGB", (width, height), colour) for colour in colours]
+    buffer = io.BytesIO()
+    images_[0].save(buffer, "GIF", save_all=True, append_images=images_[1:], duration=40)
+    return buffer.getvalue()
+
+
+def test_animated_images_are_thumbnailed_from_their_first_frame_only(s3, client):
+    # easy-thumbnails 2.10 converts every frame at full size (30 frames of 200x200 are
+    # 1.2 million pixels in memory, past the per-frame check) and then fails to write
+    # the palette result as JPEG: animated GIFs got no thumbnail at all.
+    put(s3, s3.public_bucket, "anim.gif", animated_gif(200, 200, 30), "image/gif")
+    with override_settings(MEDIAHUB={"THUMBNAIL_MAX_PIXELS": 1_000_000}):
+        response = generate(client, thumbnail_url("anim.gif", size="20x20"))
+    assert response.status_code == 302
+    data = requests.get(response["Location"], timeout=10).content
+    assert images.color_of(data)[:3] == pytest.approx((0, 0, 0), abs=8)  # frame 0 is black
+
+
 def test_s3_503_during_generation_gives_clean_503_and_nothing_recorded(s3, client, fail_s3):
     put(s3, s3.public_bucket, "slow.jpg", images.jpeg())
     url = thumbnail_url("slow.jpg", size="20x20")

@@ -9,6 +9,8 @@ Safety, because sources are whatever people uploaded or pushed:
 * the pixel count is checked from the header, before decoding, against
   ``MEDIAHUB["THUMBNAIL_MAX_PIXELS"]``: an **error**, where Pillow only warns below
   twice its own limit;
+* only the first frame of an animated image is used (easy-thumbnails would
+  convert every frame at full size);
 * images are decoded strictly: a truncated file is refused (easy-thumbnails' own
   source generator switches ``LOAD_TRUNCATED_IMAGES`` on, process-wide), and JPEGs
   are decoded at a reduced scale (``draft``) when the thumbnail is much smaller.
@@ -280,6 +282,12 @@ def safe_source_image(source: Any, size: Sequence[int] | None = None, **options:
             image.draft("RGB", wanted)
     image.load()  # LOAD_TRUNCATED_IMAGES is off: truncated data raises OSError
     image = exif_orientation(image)
+    if getattr(image, "is_animated", False):
+        # A thumbnail is the first frame. easy-thumbnails would convert every frame at
+        # full size (a frame count bomb the per-frame pixel check cannot see) and then
+        # fail to write the palette result as JPEG.
+        image.seek(0)
+        image = image.copy()
     check_scaling(image, size, **options)  # on the image the processors will see
     return image
 
