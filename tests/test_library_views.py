@@ -619,6 +619,50 @@ def test_copy_made_but_not_verifiable_is_removed_so_a_retry_works(
     assert s3.keys(s3.private_bucket) == []
 
 
+@pytest.mark.parametrize("outcome", ["kept", "deleted", "unknown"])
+@pytest.mark.parametrize("action", ["move", "visibility"])
+def test_failed_delete_of_the_original_leaves_one_copy(
+    client, editor, s3, monkeypatch, fail_s3, action, outcome
+):
+    """The original could not be deleted: the copy goes, so a retry works (make private
+    stays retryable); if S3 did delete it and only the answer was lost, the move stands;
+    if S3 cannot tell, both stay and the message says so."""
+    from botocore.exceptions import ClientError
+
+    from mediahub.storage.s3 import MediaS3Storage
+
+    put(s3, s3.public_bucket, "p.txt", b"p")
+    delete = MediaS3Storage.delete
+
+    def failing_delete(self, name):
+        if self.bucket_name == s3.public_bucket and name == "p.txt":
+            if outcome == "deleted":
+                delete(self, name)
+            if outcome == "unknown":
+                fail_s3("HeadObject", status=503)
+            error = {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
+            raise ClientError(error, "DeleteObject")
+        return delete(self, name)
+
+    monkeypatch.setattr(MediaS3Storage, "delete", failing_delete)
+    data = {"name": "p.txt", "new_name": "q.txt"}
+    response = client.post(reverse(f"admin:mediahub_{action}", args=["public"]), data)
+    text = response.content.decode() if response.status_code != 302 else ""
+    text += " ".join(follow_messages(client, response)) if response.status_code == 302 else ""
+    everything = s3.keys(s3.public_bucket) + [f"private:{k}" for k in s3.keys(s3.private_bucket)]
+    if outcome == "deleted":
+        assert everything == (["q.txt"] if action == "move" else ["private:p.txt"])
+        assert "Try again" not in text
+    elif outcome == "unknown":
+        assert everything == (
+            ["p.txt", "q.txt"] if action == "move" else ["p.txt", "private:p.txt"]
+        )
+        assert "both exist" in text
+    else:
+        assert everything == ["p.txt"]
+        assert "Try again" in text
+
+
 def test_publish_drops_the_old_thumbnails(client, editor, s3, monkeypatch):
     from mediahub import thumbnails
 

@@ -297,6 +297,35 @@ def _remove_quietly(storage: Storage, name: str) -> None:
         logger.warning("Could not remove the unverified copy %r; delete it by hand.", name)
 
 
+def _delete_original(
+    source_storage: Storage, name: str, target_storage: Storage, target_name: str
+) -> None:
+    """Delete ``name`` after its copy ``target_name`` was verified.
+
+    If the delete fails and the original is still there, the copy is removed
+    (one copy, the original: a retry works) and the error propagates. If S3 did
+    delete it and only the answer was lost, the move stands. If that cannot be
+    told (S3 still failing), both stay: nothing is ever lost.
+    """
+    try:
+        source_storage.delete(name)
+    except (ClientError, BotoCoreError, OSError):
+        try:
+            still_there = _exists(source_storage, name)
+        except (ClientError, BotoCoreError, OSError):
+            raise LibraryError(
+                _(
+                    "%(name)s was copied to %(new)s but could not be deleted; both exist "
+                    "now. Delete one of them by hand."
+                )
+                % {"name": name, "new": target_name}
+            ) from None
+        if not still_there:
+            return
+        _remove_quietly(target_storage, target_name)
+        raise
+
+
 def _copy_replacing_metadata(
     source: Storage, source_name: str, target: MediaS3Storage, target_name: str, params
 ) -> None:
@@ -341,7 +370,7 @@ def move_file(storage: str, name: str, new_name: str) -> str:
             % {"name": new_name}
         )
     _copy_verified(target, source, target, new_name)
-    target.delete(name)
+    _delete_original(target, name, target, new_name)
     return new_name
 
 
@@ -441,7 +470,7 @@ def change_visibility(storage: str, name: str) -> str:
             % {"name": name, "storage": destination}
         )
     _copy_verified(source_storage, source, target_storage, name, params=params)
-    source_storage.delete(name)
+    _delete_original(source_storage, name, target_storage, name)
     thumbnails = optional_module("mediahub.thumbnails")
     if thumbnails is not None and hasattr(thumbnails, "delete_thumbnails"):
         try:
