@@ -323,3 +323,24 @@ def test_policy_for_a_public_storage_nested_in_the_private_one_is_not_an_exposur
     s3.client().put_object(Bucket=bucket, Key="docs/a.pdf", Body=b"secret")
     code, out = run("--storage", "private")
     assert "bucket-policy" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("statement", "found"),
+    [
+        ({"NotAction": "s3:DeleteObject", "Resource": "arn:aws:s3:::bkt/*"}, True),
+        ({"NotAction": ["s3:Get*"], "Resource": "arn:aws:s3:::bkt/*"}, False),
+        ({"Action": "s3:GetObject", "NotResource": "arn:aws:s3:::bkt/public/*"}, True),
+        ({"Action": "s3:GetObject", "NotResource": "arn:aws:s3:::bkt/*"}, False),
+        ({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/docs/*"}, True),
+        ({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}, False),
+    ],
+)
+def test_policy_statements_that_open_the_storage(statement, found):
+    from types import SimpleNamespace
+
+    from mediahub.operations import bucket
+
+    storage = SimpleNamespace(bucket_name="bkt", location="")
+    document = {"Statement": [{"Effect": "Allow", "Principal": "*", **statement}]}
+    assert bool(bucket.public_read_grants(document, storage)) is found

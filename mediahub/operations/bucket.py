@@ -130,6 +130,19 @@ def _matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value, pattern)
 
 
+def _allows_read(statement: dict[str, Any]) -> bool:
+    """True when the statement's Action (or NotAction) lets a principal read objects."""
+    if "NotAction" in statement:
+        excluded = [a.lower() for a in _as_list(statement.get("NotAction"))]
+        return not all(any(_matches(a, r.lower()) for a in excluded) for r in _READ_ACTIONS)
+    actions = [a.lower() for a in _as_list(statement.get("Action"))]
+    return any(_matches(a, r.lower()) for a in actions for r in _READ_ACTIONS)
+
+
+def _arn(resource: Any) -> str:
+    return str(resource).replace("arn:aws-cn:", "arn:aws:")
+
+
 def _literal(pattern: str) -> str:
     """The part of a policy resource before its first wildcard."""
     return re.split(r"[*?]", pattern, maxsplit=1)[0]
@@ -162,20 +175,23 @@ def public_read_grants(document: dict[str, Any] | None, storage: Storage) -> lis
             continue
         if not _is_anyone(statement.get("Principal")):
             continue
-        actions = _as_list(statement.get("Action"))
-        if not any(_matches(a.lower(), r.lower()) for a in actions for r in _READ_ACTIONS):
+        if not _allows_read(statement):
             continue
-        resources = [
-            r.replace("arn:aws-cn:", "arn:aws:") for r in _as_list(statement.get("Resource"))
-        ]
-        # ...and a resource whose fixed part lies inside the prefix opens some of them
-        # (unless it lies inside another storage nested there, e.g. a public/ prefix).
-        if not any(
-            _matches(r, sample)
-            or (_literal(r).startswith(inside) and not _literal(r).startswith(nested))
-            for r in resources
-        ):
-            continue
+        if "NotResource" in statement:
+            # Allowed everywhere except the listed resources.
+            excluded = [_arn(r) for r in _as_list(statement.get("NotResource"))]
+            if any(_matches(r, sample) for r in excluded):
+                continue
+        else:
+            resources = [_arn(r) for r in _as_list(statement.get("Resource"))]
+            # ...and a resource whose fixed part lies inside the prefix opens some of them
+            # (unless it lies inside another storage nested there, e.g. a public/ prefix).
+            if not any(
+                _matches(r, sample)
+                or (_literal(r).startswith(inside) and not _literal(r).startswith(nested))
+                for r in resources
+            ):
+                continue
         grants.append(
             PolicyGrant(index, str(statement.get("Sid", "")), bool(statement.get("Condition")))
         )
