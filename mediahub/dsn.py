@@ -137,7 +137,9 @@ def _parse_s3_parts(rest: str, scheme: str, visibility: str) -> dict[str, Any]:
     if not hostport:
         raise _fail("the host", "is missing")
     if hostport.startswith("["):
-        host, _bracket, port = hostport.partition("]")
+        host, bracket, port = hostport.partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            raise _fail("the host", "is not a valid [IPv6] address (expected [ADDRESS]:PORT)")
         host += "]"
         port = port.removeprefix(":")
     elif ":" in hostport:

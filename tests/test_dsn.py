@@ -103,6 +103,8 @@ def test_memory_dsn():
         (f"s3://K:{ENCODED}@host.example/bkt/../etc", "the prefix"),
         (f"s3://K:{ENCODED}@ho st.example/bkt", "the host"),
         (f"s3://K:{ENCODED}@host.example/bkt\n", "the DSN"),
+        (f"s3+http://K:{ENCODED}@[::1/bkt", "the host"),
+        (f"s3+http://K:{ENCODED}@[::1]9000/bkt", "the host"),
         ("file://relative/path", "the host"),
         ("file:///", "the path"),
         ("file:///srv/../etc", "the path"),
