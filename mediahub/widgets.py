@@ -60,16 +60,16 @@ class MediaFileWidget(forms.ClearableFileInput):
         widget = context["widget"]
         base_id = widget["attrs"].get("id") or f"id_{name}"
         is_initial = widget["is_initial"]
-        url = value.url if is_initial else None
+        url = self.file_url(value) if is_initial else None
         content_type = mimetypes.guess_type(str(value))[0] if is_initial else None
         widget.update(
             {
                 "visibility": self.visibility,
                 "file_url": url,
                 "file_name": str(value) if is_initial else "",
-                "is_image": content_type in IMAGE_TYPES,
+                "is_image": url is not None and content_type in IMAGE_TYPES,
                 "preview_url": preview_url(value.name, storage=self.visibility, fallback=url)
-                if is_initial and content_type in IMAGE_TYPES
+                if url is not None and content_type in IMAGE_TYPES
                 else None,
                 "existing_name": self.existing_name(name),
                 "existing_id": f"{base_id}_existing",
@@ -78,6 +78,24 @@ class MediaFileWidget(forms.ClearableFileInput):
             }
         )
         return context
+
+    def is_initial(self, value: Any) -> bool:
+        """Django's test (``value.url`` is truthy), tolerating names the storage refuses."""
+        try:
+            return super().is_initial(value)
+        except SuspiciousFileOperation:
+            return bool(getattr(value, "name", None))
+
+    def file_url(self, value: Any) -> str | None:
+        """The current file's URL, or None for a stored name the storage refuses.
+
+        A legacy row may hold a name mediahub refuses (``" report.pdf"``): the form
+        must still render so that someone can clear or replace it.
+        """
+        try:
+            return value.url
+        except SuspiciousFileOperation:
+            return None
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         chosen = (data.get(self.existing_name(name)) or "").strip()

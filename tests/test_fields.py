@@ -195,6 +195,16 @@ def test_widget_shows_signed_link_preview_clear_and_choose_button():
     assert "mediahub/picker.js" in str(widget.media)
 
 
+def test_widget_renders_a_stored_name_mediahub_refuses_without_a_link():
+    # A legacy row may hold a name the storages refuse (" report.pdf"): the change page
+    # must still render (to let someone clear or replace it), just without a link.
+    document = Document(title="t", scan="docs/ report.png")
+    html = MediaFileWidget(visibility="private").render("f", document.scan)
+    assert "docs/ report.png" in html
+    assert "<a href" not in html and "<img" not in html
+    assert 'name="f-clear"' in html
+
+
 def test_widget_leaves_the_button_out_without_the_media_library():
     widget = MediaFileWidget(visibility="public")
     with override_settings(ROOT_URLCONF=NoLibraryUrls):
