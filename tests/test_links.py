@@ -580,6 +580,19 @@ def test_signed_url_tag_takes_a_field_file():
     assert (link.storage, link.name) == ("private", document.contract.name)
 
 
+def test_signed_url_tag_gives_nothing_for_an_unsafe_name(caplog):
+    # Like {% media_thumbnail %}: one bad stored name (a legacy row) must not turn the
+    # whole page into a 400; it gets no link and a logged warning.
+    from example_project.demo.models import Document
+
+    document = Document(title="t", contract="docs/ bad.pdf")
+    template = Template("{% load mediahub %}[{% signed_url doc.contract %}|{% signed_url n %}]")
+    with caplog.at_level("WARNING", logger="mediahub.links"):
+        rendered = template.render(Context({"doc": document, "n": "../etc/passwd"}))
+    assert rendered == "[|]"
+    assert len(caplog.records) == 2
+
+
 def test_clock_is_real_time_by_default():
     link = links.load(links.make_token("a.pdf"))
     assert abs(link.issued - dt.datetime.now(dt.UTC).timestamp()) < 5

@@ -7,15 +7,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import template
+from django.core.exceptions import SuspiciousFileOperation
 from django.db.models.fields.files import FieldFile
 
 from mediahub import links
 from mediahub.storage import alias_of
 
 register = template.Library()
+logger = logging.getLogger("mediahub.links")
 
 
 @register.simple_tag
@@ -34,7 +37,7 @@ def signed_url(
     ``"private"``). ``expires`` is the link's lifetime in seconds, ``filename`` and
     ``inline`` shape the download, ``user`` binds the link to that user (an
     anonymous or inactive ``user`` gives ``""``: a link meant for one user is never
-    issued unbound).
+    issued unbound). An unsafe object name gives ``""`` and a logged warning.
     """
     if isinstance(value, FieldFile):
         if not value:
@@ -51,6 +54,11 @@ def signed_url(
     ):
         # Never fall back to an unbound link: an anonymous (or inactive) user gets no link.
         return ""
-    return links.sign(
-        name, storage=alias, expires_in=expires, user=user, filename=filename, inline=inline
-    )
+    try:
+        return links.sign(
+            name, storage=alias, expires_in=expires, user=user, filename=filename, inline=inline
+        )
+    except SuspiciousFileOperation as error:
+        # A bad stored name (a legacy row) costs its link, not the whole page.
+        logger.warning("No signed link for an unsafe object name: %s", error)
+        return ""
