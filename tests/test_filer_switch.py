@@ -286,3 +286,26 @@ def test_outer_transaction_rolled_back_after_the_switch_loses_nothing(s3, folder
     filer_file = reload(filer_file)
     assert filer_file.is_public is False and filer_file.file.name == name
     assert body(s3, s3.private_bucket, filer_file.file.storage.key(name)) == DATA
+
+
+def test_save_failing_after_the_copy_removes_the_copy(s3, folder, committed):
+    """The row cannot be saved: no copy stays behind (a public copy of a private file)."""
+    from django.db.models.signals import pre_save
+
+    filer_file = make_file(folder, is_public=False)
+    name = filer_file.file.name
+    key = filer_file.file.storage.key(name)
+
+    def refuse(sender, **kwargs):
+        raise RuntimeError("the database refused the row")
+
+    pre_save.connect(refuse, dispatch_uid="test-refuse")
+    try:
+        with pytest.raises(RuntimeError), committed():
+            switch.set_public(filer_file, True)
+    finally:
+        pre_save.disconnect(dispatch_uid="test-refuse")
+
+    assert reload(filer_file).file.name == name
+    assert s3.keys(s3.public_bucket) == []
+    assert body(s3, s3.private_bucket, key) == DATA

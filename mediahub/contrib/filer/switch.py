@@ -193,7 +193,13 @@ def install() -> None:
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk and self._old_is_public != self.is_public and uses_mediahub(self):
             with transaction.atomic(using=router.db_for_write(type(self), instance=self)):
-                return original_save(self, *args, **kwargs)
+                try:
+                    return original_save(self, *args, **kwargs)
+                except BaseException:
+                    pending = self.__dict__.pop(_PENDING, None)
+                    if pending is not None:  # copied, but the row was not saved
+                        pending.undo()
+                    raise
         return original_save(self, *args, **kwargs)
 
     save.alters_data = True
