@@ -34,6 +34,7 @@ E006 = "mediahub.E006"  # model field with an explicit FileSystemStorage
 E007 = "mediahub.E007"  # easy-thumbnails storage differs from the public storage
 E008 = "mediahub.E008"  # private S3 storage not signing with SigV4
 E009 = "mediahub.E009"  # a storage cannot be built from its settings
+E010 = "mediahub.E010"  # model field with a storage instance holding credentials
 W001 = "mediahub.W001"  # legacy DEFAULT_FILE_STORAGE
 W002 = "mediahub.W002"  # dead THUMBNAIL_DEFAULT_STORAGE
 W003 = "mediahub.W003"  # THUMBNAIL_CACHE_DIMENSIONS off
@@ -180,13 +181,13 @@ def check_presign_expiry(app_configs=None, **kwargs) -> list:
 
 @register(Tags.models)
 def check_model_fields(app_configs=None, **kwargs) -> list:
-    """E006: a FileField bound to an explicit FileSystemStorage writes to local disk."""
+    """E006, E010: FileFields bound to an explicit local or credential-holding storage."""
     configs = app_configs or apps.get_app_configs()
     return file_field_errors(model for config in configs for model in config.get_models())
 
 
 def file_field_errors(model_classes) -> list:
-    """E006 errors for the FileFields of ``model_classes``."""
+    """E006 and E010 errors for the FileFields of ``model_classes``."""
     errors: list = []
     for model in model_classes:
         for field in model._meta.get_fields():
@@ -194,6 +195,19 @@ def file_field_errors(model_classes) -> list:
                 continue
             if hasattr(field, "_storage_callable") or field.storage is default_storage:
                 continue
+            secrets = _credential_arguments(field.storage)
+            if secrets:
+                errors.append(
+                    Error(
+                        f"{model._meta.label}.{field.name} uses a storage instance built with "
+                        f"{', '.join(secrets)}: makemigrations would write them into a "
+                        "migration file.",
+                        hint="Pass a callable (storage=lambda: storages['private']) or use "
+                        "mediahub.fields.PublicFileField/PrivateFileField.",
+                        obj=field,
+                        id=E010,
+                    )
+                )
             if isinstance(field.storage, FileSystemStorage):
                 errors.append(
                     Error(
@@ -206,6 +220,28 @@ def file_field_errors(model_classes) -> list:
                     )
                 )
     return errors
+
+
+#: Storage constructor arguments that are secrets (django-storages' S3 options).
+CREDENTIAL_OPTIONS = (
+    "access_key",
+    "secret_key",
+    "security_token",
+    "session_token",
+    "cloudfront_key",
+    "account_key",
+    "sas_token",
+    "connection_string",
+)
+
+
+def _credential_arguments(storage: Any) -> list[str]:
+    """Names of the secret arguments a deconstructible storage instance was built with."""
+    try:
+        _path, _args, kwargs = storage.deconstruct()
+    except Exception:
+        return []
+    return [name for name in CREDENTIAL_OPTIONS if kwargs.get(name)]
 
 
 @register(Tags.compatibility)

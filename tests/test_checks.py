@@ -259,3 +259,30 @@ def test_e009_never_quotes_the_secret(good):
     )
     messages = [m for m in checks.run_checks() if m.id.startswith("mediahub.")]
     assert messages and all("TopSecretValue" not in f"{m.msg} {m.hint}" for m in messages)
+
+
+@isolate_apps("mediahub")
+def test_e010_model_field_with_a_storage_instance_holding_credentials(good):
+    from django.core.files.storage import storages
+
+    from mediahub.storage.s3 import PrivateS3Storage
+
+    class Bad(models.Model):
+        doc = models.FileField(
+            storage=PrivateS3Storage(bucket_name="prv", access_key="AK", secret_key="TopSecret")
+        )
+
+        class Meta:
+            app_label = "mediahub"
+
+    class Fine(models.Model):
+        doc = models.FileField(storage=lambda: storages["private"])
+        anonymous = models.FileField(storage=PrivateS3Storage(bucket_name="prv"))
+
+        class Meta:
+            app_label = "mediahub"
+
+    found = mh_checks.file_field_errors([Bad, Fine])
+    assert [(m.id, m.obj.name) for m in found] == [("mediahub.E010", "doc")]
+    assert found[0].obj.model is Bad
+    assert "TopSecret" not in found[0].msg and "secret_key" in found[0].msg
