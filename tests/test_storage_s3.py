@@ -271,3 +271,11 @@ def test_multipart_create_on_a_taken_name_picks_another_even_if_abort_fails(
     name = storage._save("big/taken.bin", ContentFile(payload))
     assert name != "big/taken.bin" and storage.size(name) == len(payload)
     assert storage.open("big/taken.bin").read() == b"first"
+
+
+def test_presigned_url_params_cannot_redirect_the_signature_to_another_key():
+    storage = PrivateS3Storage(bucket_name="bkt", access_key="k", secret_key="s")
+    for params in ({"Key": "../other.txt"}, {"Bucket": "someone-elses"}):
+        with pytest.raises(ValueError, match="Bucket/Key"):
+            storage.presigned_url("a.txt", params=params)
+    assert urlsplit(storage.presigned_url("a.txt")).path.endswith("/a.txt")

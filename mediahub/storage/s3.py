@@ -348,7 +348,11 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         """A SigV4 presigned URL for ``name`` (the one place mediahub presigns)."""
         key = self._key(name)
         expires = check_expiry(self.querystring_expire if expires_in is None else expires_in)
-        all_params = {"Bucket": self.bucket_name, "Key": key, **(params or {})}
+        if params and ({"Bucket", "Key"} & params.keys()):
+            raise ValueError(
+                "presigned_url() signs the object 'name': params may not set Bucket/Key."
+            )
+        all_params = {**(params or {}), "Bucket": self.bucket_name, "Key": key}
         return self.connection.meta.client.generate_presigned_url(
             method, Params=all_params, ExpiresIn=expires
         )
