@@ -130,7 +130,17 @@ def test_origins_default_from_settings():
 
 
 @pytest.mark.parametrize(
-    "origin", ["example.com", "ftp://x.test", "https://x.test/path", "https://u:p@x.test"]
+    "origin",
+    [
+        "example.com",
+        "ftp://x.test",
+        "https://x.test/path",
+        "https://u:p@x.test",
+        "https://*",
+        "https://*.com",
+        "https://x*.test",
+        "https://*.x.test:*",
+    ],
 )
 def test_bad_origin_is_refused_and_nothing_written(s3, origin):
     with pytest.raises(CommandError, match="is not an origin"):
@@ -181,3 +191,12 @@ def test_shared_bucket_gets_one_rule_set(s3, settings):
     assert "Bucket " + s3.public_bucket + " (default, private)" in out and "1 updated" in out
     rules = s3.client().get_bucket_cors(Bucket=s3.public_bucket)["CORSRules"]
     assert [rule["ID"] for rule in rules] == ["mediahub-media", "mediahub-upload"]
+
+
+def test_subdomain_wildcard_origin_is_accepted():
+    assert cors.check_origin("https://*.example.com/") == "https://*.example.com"
+
+
+@override_settings(CSRF_TRUSTED_ORIGINS=[], ALLOWED_HOSTS=[".localhost", "www.example.com", "*"])
+def test_allowed_hosts_that_are_no_safe_origin_are_left_out():
+    assert cors.default_origins() == ["https://www.example.com"]

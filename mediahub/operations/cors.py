@@ -45,12 +45,24 @@ def check_origin(origin: str) -> str:
         or parts.query
         or parts.fragment
         or "@" in parts.netloc
-        or origin.count("*") > 1
+        or not _wildcard_ok(parts.netloc)
     ):
         raise OriginError(
             f"{origin!r} is not an origin: use scheme://host[:port], e.g. https://www.example.com"
         )
     return origin
+
+
+def _wildcard_ok(netloc: str) -> bool:
+    """No wildcard, or one leading ``*.`` before a domain of two labels or more.
+
+    ``https://*`` or ``https://*.com`` would let every site drive the bucket.
+    """
+    if "*" not in netloc:
+        return True
+    rest = netloc.removeprefix("*.")
+    host = rest.rsplit(":", 1)[0] if ":" in rest else rest
+    return netloc.startswith("*.") and "*" not in rest and host.count(".") >= 1
 
 
 def default_origins() -> list[str]:
@@ -66,7 +78,11 @@ def default_origins() -> list[str]:
         if not host or host == "*" or host in ("testserver",):
             continue
         host = "*" + host if host.startswith(".") else host
-        origins.extend(f"{scheme}://{host}" for scheme in schemes)
+        for scheme in schemes:
+            try:
+                origins.append(check_origin(f"{scheme}://{host}"))
+            except OriginError:  # e.g. ".localhost": not worth a bucket-wide wildcard
+                continue
     return list(dict.fromkeys(origins))
 
 
