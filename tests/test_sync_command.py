@@ -225,6 +225,18 @@ def test_delete_asks_for_confirmation(s3, tmp_path, monkeypatch):
     assert s3.keys(s3.public_bucket) == ["old.txt"]
 
 
+def test_delete_without_a_terminal_to_answer_is_cancelled_cleanly(s3, tmp_path, monkeypatch):
+    s3.client().put_object(Bucket=s3.public_bucket, Key="old.txt", Body=b"x")
+
+    def no_answer(prompt):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", no_answer)
+    with pytest.raises(CommandError, match="--noinput"):
+        call_command("mediahub_sync", "push", str(tmp_path), "--delete", stdout=io.StringIO())
+    assert s3.keys(s3.public_bucket) == ["old.txt"]
+
+
 def test_progress_goes_to_stderr_with_verbosity_2(s3, tmp_path):
     make_tree(tmp_path, {"a.txt": b"1"})
     out, err = io.StringIO(), io.StringIO()

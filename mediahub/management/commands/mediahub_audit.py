@@ -62,7 +62,7 @@ class Command(BaseCommand):
             raise CommandError("--jobs must be between 1 and 64.")
         aliases = self.aliases(options["storages"] or ["private", "public"])
         if options["fix_policy"] and options["interactive"]:
-            answer = input(
+            answer = _ask(
                 "--fix-policy may remove bucket policy statements and change Block Public "
                 f"Access on the buckets of: {', '.join(aliases)}.\n"
                 "Type 'yes' to continue, or 'no' to cancel: "
@@ -142,3 +142,13 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if not report.findings and verbosity >= 1:
             self.stdout.write(self.style.SUCCESS("  clean"))
+
+
+def _ask(prompt: str) -> str:
+    """The operator's answer; no terminal to answer (EOF) cancels."""
+    try:
+        return input(prompt)
+    except EOFError:
+        raise CommandError(
+            "Audit cancelled: no answer to the confirmation (run with --noinput to skip it)."
+        ) from None

@@ -61,7 +61,7 @@ class Command(BaseCommand):
             raise CommandError("--jobs must be between 1 and 64.")
         if options["delete"] and options["interactive"] and not options["dry_run"]:
             side = "the storage" if direction == "push" else local_dir
-            answer = input(
+            answer = _ask(
                 f"Files missing from the source will be DELETED from {side}.\n"
                 "Type 'yes' to continue, or 'no' to cancel: "
             )
@@ -110,3 +110,13 @@ class Command(BaseCommand):
             self.stderr.write(report.delete_skipped.capitalize() + ".")
         if verbosity >= 1:
             self.stdout.write(report.summary())
+
+
+def _ask(prompt: str) -> str:
+    """The operator's answer; no terminal to answer (EOF) cancels."""
+    try:
+        return input(prompt)
+    except EOFError:
+        raise CommandError(
+            "Sync cancelled: no answer to the confirmation (run with --noinput to skip it)."
+        ) from None
