@@ -384,3 +384,12 @@ def test_prefix_inside_a_nested_storage_is_refused(s3, tmp_path, settings):
             run(direction, str(tmp_path), "--prefix", "private/docs", "--delete")
     assert s3.keys(bucket) == []
     assert tree(tmp_path) == {"x.txt": b"1"}
+
+
+def test_storage_that_cannot_be_built_is_one_line(tmp_path, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "mediahub.storage.s3.PublicS3Storage", "OPTIONS": {"nope": 1}},
+    }
+    with pytest.raises(CommandError, match="cannot be built"):
+        run("push", str(tmp_path))

@@ -56,6 +56,11 @@ class Command(BaseCommand):
             storage = get_storage(options["storage"])
         except UnknownStorage as error:
             raise CommandError(str(error)) from None
+        except Exception as error:  # ImproperlyConfigured, TypeError... (check: E009)
+            raise CommandError(
+                f"the storage {options['storage']!r} cannot be built: "
+                f"{type(error).__name__}: {error}"
+            ) from None
         direction, local_dir = options["direction"], options["local_dir"]
         if options["jobs"] is not None and not 1 <= options["jobs"] <= 64:
             raise CommandError("--jobs must be between 1 and 64.")
