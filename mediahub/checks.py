@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.files.storage import (
     FileSystemStorage,
-    InvalidStorageError,
     default_storage,
     storages,
 )
@@ -57,11 +56,11 @@ def _entry(alias: str) -> dict[str, Any] | None:
 
 
 def _instance(alias: str, errors: list) -> Any:
+    if alias not in settings.STORAGES:
+        return None
     try:
         return storages[alias]
-    except InvalidStorageError:
-        return None
-    except Exception as exc:  # ImproperlyConfigured, ImportError, ...
+    except Exception as exc:  # InvalidStorageError (BACKEND not found), ImproperlyConfigured...
         errors.append(
             Error(
                 f"STORAGES[{alias!r}] cannot be built: {type(exc).__name__}: {exc}",

@@ -286,3 +286,10 @@ def test_e010_model_field_with_a_storage_instance_holding_credentials(good):
     assert [(m.id, m.obj.name) for m in found] == [("mediahub.E010", "doc")]
     assert found[0].obj.model is Bad
     assert "TopSecret" not in found[0].msg and "secret_key" in found[0].msg
+
+
+def test_e009_backend_that_does_not_exist(good):
+    good.STORAGES = storages_with(
+        private={"BACKEND": "mediahub.storage.s3.PrivatS3Storage", "OPTIONS": {}}
+    )
+    assert ids() == ["mediahub.E009"]
