@@ -160,7 +160,12 @@ def fetch(
             size = answer.get("ContentLength") or 0
             etag = (answer.get("ETag") or "").strip('"') or None
             modified = answer.get("LastModified")
-            if proceed is not None and not proceed(naming.version_of(etag, modified)):
+            try:
+                wanted = proceed is None or proceed(naming.version_of(etag, modified))
+            except BaseException:
+                body.close()  # the answer is open: never leave it half read
+                raise
+            if not wanted:
                 body.close()
                 return Fetched(None, 0, etag, modified)
             if size > limit:
