@@ -34,6 +34,7 @@ E007 = "mediahub.E007"  # easy-thumbnails storage differs from the public storag
 E008 = "mediahub.E008"  # private S3 storage not signing with SigV4
 E009 = "mediahub.E009"  # a storage cannot be built from its settings
 E010 = "mediahub.E010"  # model field with a storage instance holding credentials
+E011 = "mediahub.E011"  # private and public storage are the same bucket and prefix
 W001 = "mediahub.W001"  # legacy DEFAULT_FILE_STORAGE
 W002 = "mediahub.W002"  # dead THUMBNAIL_DEFAULT_STORAGE
 W003 = "mediahub.W003"  # THUMBNAIL_CACHE_DIMENSIONS off
@@ -142,7 +143,42 @@ def check_private_storage(app_configs=None, **kwargs) -> list:
                     id=E002,
                 )
             )
+    errors.extend(_same_place_as_public(alias, storage))
     return errors
+
+
+def _same_place_as_public(alias: str, private: Any) -> list:
+    """E011: the private storage's objects would be the public storage's objects."""
+    from mediahub.conf import app_settings
+
+    public_alias = app_settings.PUBLIC_STORAGE
+    if public_alias == alias:
+        same = True
+    else:
+        public = _instance(public_alias, [])
+        if public is None or public is private:
+            same = public is private
+        elif hasattr(private, "bucket_name") and hasattr(public, "bucket_name"):
+            same = (
+                private.bucket_name == public.bucket_name
+                and getattr(private, "endpoint_url", None) == getattr(public, "endpoint_url", None)
+                and (private.location or "").strip("/") == (public.location or "").strip("/")
+            )
+        elif isinstance(private, FileSystemStorage) and isinstance(public, FileSystemStorage):
+            same = private.location == public.location
+        else:
+            same = False
+    if not same:
+        return []
+    return [
+        Error(
+            f"STORAGES[{alias!r}] (private) and STORAGES[{public_alias!r}] (public) are the "
+            "same bucket and prefix: private files would be served like public ones.",
+            hint="Give the private storage its own bucket (recommended) or its own prefix "
+            "that the public bucket policy does not cover.",
+            id=E011,
+        )
+    ]
 
 
 @register(Tags.compatibility)

@@ -293,3 +293,31 @@ def test_e009_backend_that_does_not_exist(good):
         private={"BACKEND": "mediahub.storage.s3.PrivatS3Storage", "OPTIONS": {}}
     )
     assert ids() == ["mediahub.E009"]
+
+
+def test_e011_private_storage_in_the_same_bucket_and_prefix_as_the_public_one(good):
+    same = "s3://k:s@pub-bucket.s3.eu-west-1.amazonaws.com/media"
+    good.STORAGES = storages_with(private=dsn.parse(same + "/", visibility="private"))
+    assert ids() == []  # different prefixes: media/ vs the root
+    good.STORAGES = storages_with(
+        default=dsn.parse(same),
+        easy_thumbnails=dsn.parse(same),
+        private=dsn.parse(same + "/", visibility="private"),
+    )
+    assert ids() == ["mediahub.E011"]
+    other = "s3://k:s@pub-bucket.s3.eu-west-1.amazonaws.com/private"
+    good.STORAGES = storages_with(
+        default=dsn.parse(same),
+        easy_thumbnails=dsn.parse(same),
+        private=dsn.parse(other, visibility="private"),
+    )
+    assert ids() == []
+
+
+def test_e011_same_local_folder(good, tmp_path):
+    good.STORAGES = storages_with(
+        default=dsn.parse(f"file://{tmp_path}?url=/media/"),
+        easy_thumbnails=dsn.parse(f"file://{tmp_path}?url=/media/"),
+        private=dsn.parse(f"file://{tmp_path}", visibility="private"),
+    )
+    assert ids() == ["mediahub.E011"]
