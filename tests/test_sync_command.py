@@ -393,3 +393,23 @@ def test_storage_that_cannot_be_built_is_one_line(tmp_path, settings):
     }
     with pytest.raises(CommandError, match="cannot be built"):
         run("push", str(tmp_path))
+
+
+def test_pull_of_kms_encrypted_objects_whose_etag_is_no_md5(s3, tmp_path):
+    """With SSE-KMS (a common bucket default) the ETag is not the MD5 of the bytes."""
+    from mediahub.operations.objects import client
+
+    s3.client().put_object(Bucket=s3.public_bucket, Key="k.txt", Body=b"kms")
+    storage = get_storage("public")
+
+    def as_kms(parsed, **kwargs):
+        parsed["ServerSideEncryption"] = "aws:kms"
+        parsed["ETag"] = '"0123456789abcdef0123456789abcdef"'
+
+    events = client(storage).meta.events
+    events.register("after-call.s3.GetObject", as_kms)
+    try:
+        report = sync.pull(storage, str(tmp_path))
+    finally:
+        events.unregister("after-call.s3.GetObject", as_kms)
+    assert report.failed == [] and tree(tmp_path) == {"k.txt": b"kms"}

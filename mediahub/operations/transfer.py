@@ -167,7 +167,11 @@ def _fetch(storage: Storage, name: str, key: str | None, handle: Any) -> int:
             f"download of {name!r} stopped at {written} of {expected} bytes", retryable=True
         )
     encoded = answer.get("ContentEncoding")
-    if etag and "-" not in etag and not encoded and digest.hexdigest() != etag:
+    # With SSE-KMS or SSE-C the ETag is not the MD5 of the bytes: nothing to compare.
+    md5_etag = answer.get("ServerSideEncryption", "AES256") == "AES256" and not answer.get(
+        "SSECustomerAlgorithm"
+    )
+    if etag and "-" not in etag and md5_etag and not encoded and digest.hexdigest() != etag:
         raise retry.OperationError(
             f"download of {name!r} does not match its ETag (corrupted in transit)", retryable=True
         )
