@@ -162,7 +162,8 @@ def _same_place_as_public(alias: str, private: Any) -> list:
             same = (
                 private.bucket_name == public.bucket_name
                 and getattr(private, "endpoint_url", None) == getattr(public, "endpoint_url", None)
-                and (private.location or "").strip("/") == (public.location or "").strip("/")
+                and str(getattr(private, "location", "") or "").strip("/")
+                == str(getattr(public, "location", "") or "").strip("/")
             )
         elif isinstance(private, FileSystemStorage) and isinstance(public, FileSystemStorage):
             same = private.location == public.location
