@@ -413,3 +413,16 @@ def test_pull_of_kms_encrypted_objects_whose_etag_is_no_md5(s3, tmp_path):
     finally:
         events.unregister("after-call.s3.GetObject", as_kms)
     assert report.failed == [] and tree(tmp_path) == {"k.txt": b"kms"}
+
+
+def test_json_report_says_why_nothing_was_deleted(s3, tmp_path, fail_s3):
+    make_tree(tmp_path, {"new.txt": b"1"})
+    s3.client().put_object(Bucket=s3.public_bucket, Key="old.txt", Body=b"x")
+    fail_s3("PutObject", status=500)
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "mediahub_sync", "push", str(tmp_path), "--delete", "--noinput", "--json", stdout=out
+        )
+    data = json.loads(out.getvalue())
+    assert data["deleted"] == [] and "copies failed" in data["delete_skipped"]

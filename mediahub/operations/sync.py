@@ -82,6 +82,7 @@ class SyncReport:
             "failed": [{"name": n, "error": e} for n, e in self.failed],
             "refused": self.refused,
             "bytes_copied": self.bytes_copied,
+            "delete_skipped": self.delete_skipped,
         }
 
 
