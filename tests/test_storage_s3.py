@@ -279,3 +279,18 @@ def test_presigned_url_params_cannot_redirect_the_signature_to_another_key():
         with pytest.raises(ValueError, match="Bucket/Key"):
             storage.presigned_url("a.txt", params=params)
     assert urlsplit(storage.presigned_url("a.txt")).path.endswith("/a.txt")
+
+
+def test_copy_between_storages_with_different_credentials_streams(s3, count_requests):
+    from mediahub import dsn
+
+    options = dsn.parse(s3.layout.private_dsn, visibility="private")["OPTIONS"]
+    other = PrivateS3Storage(**{**options, "access_key": "another-key"})
+    public = get_storage("public")
+    public.save("img/a.jpg", ContentFile(b"\xff\xd8jpeg"))
+    assert not other.can_copy_from(public)
+    count_requests.clear()
+    other.copy("img/a.jpg", "copied/a.jpg", source=public)
+    assert "CopyObject" not in count_requests and count_requests["GetObject"] >= 1
+    assert get_storage("private").open("copied/a.jpg").read() == b"\xff\xd8jpeg"
+    assert s3.anonymous_get(s3.private_bucket, "copied/a.jpg").status_code == 403
