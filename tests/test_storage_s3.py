@@ -294,3 +294,10 @@ def test_copy_between_storages_with_different_credentials_streams(s3, count_requ
     assert "CopyObject" not in count_requests and count_requests["GetObject"] >= 1
     assert get_storage("private").open("copied/a.jpg").read() == b"\xff\xd8jpeg"
     assert s3.anonymous_get(s3.private_bucket, "copied/a.jpg").status_code == 403
+
+
+def test_storages_of_different_aws_profiles_do_not_copy_server_side():
+    first = PrivateS3Storage(bucket_name="a-bkt", session_profile="site")
+    second = PrivateS3Storage(bucket_name="b-bkt", session_profile="backup")
+    assert not first.can_copy_from(second)
+    assert first.can_copy_from(PrivateS3Storage(bucket_name="c-bkt", session_profile="site"))

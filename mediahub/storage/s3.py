@@ -290,11 +290,15 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
 
     def can_copy_from(self, source: Storage) -> bool:
         """True when ``source`` lives on the same S3 endpoint with the same credentials."""
-        return (
-            isinstance(source, MediaS3Storage)
-            and source.endpoint_url == self.endpoint_url
-            and source.access_key == self.access_key
-            and source.secret_key == self.secret_key
+        return isinstance(source, MediaS3Storage) and all(
+            getattr(source, option, None) == getattr(self, option, None)
+            for option in (
+                "endpoint_url",
+                "access_key",
+                "secret_key",
+                "security_token",
+                "session_profile",
+            )
         )
 
     def copy(self, source_name: str, target_name: str, *, source: Storage | None = None) -> str:
