@@ -675,6 +675,51 @@ def test_publish_drops_the_old_thumbnails(client, editor, s3, monkeypatch):
     assert calls == [("t.png", "public")]
 
 
+def test_delete_and_move_drop_the_old_thumbnails(client, editor, s3, monkeypatch):
+    """A deleted public image must not live on as public thumbnails."""
+    from mediahub import thumbnails
+
+    calls = []
+    monkeypatch.setattr(
+        thumbnails, "delete_thumbnails", lambda name, storage: calls.append((name, storage))
+    )
+    put(s3, s3.public_bucket, "gone.png", b"png")
+    put(s3, s3.private_bucket, "old.png", b"png")
+    for key in ("dir/a.jpg", "dir/notes.txt", "box/b.gif"):
+        put(s3, s3.public_bucket, key, b"x")
+    client.post(reverse("admin:mediahub_delete", args=["public"]), {"name": "gone.png"})
+    client.post(
+        reverse("admin:mediahub_move", args=["private"]), {"name": "old.png", "new_name": "new.png"}
+    )
+    client.post(reverse("admin:mediahub_delete", args=["public"]), {"folder": "dir/"})
+    client.post(
+        reverse("admin:mediahub_move", args=["public"]), {"folder": "box/", "new_name": "b2"}
+    )
+    assert calls == [
+        ("gone.png", "public"),
+        ("old.png", "private"),
+        ("dir/a.jpg", "public"),
+        ("box/b.gif", "public"),
+    ]
+
+
+def test_thumbnails_left_behind_are_a_warning(client, editor, s3, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from mediahub import thumbnails
+
+    def fail(name, storage):
+        raise EndpointConnectionError(endpoint_url="http://s3")
+
+    monkeypatch.setattr(thumbnails, "delete_thumbnails", fail)
+    put(s3, s3.public_bucket, "t.png", b"png")
+    response = client.post(reverse("admin:mediahub_visibility", args=["public"]), {"name": "t.png"})
+    shown = " ".join(follow_messages(client, response))
+    assert "now in the private files" in shown
+    assert "thumbnails" in shown and "still public" in shown
+    assert s3.keys(s3.private_bucket) == ["t.png"]
+
+
 # -- CSRF and methods ----------------------------------------------------------------------------
 def test_every_action_needs_csrf(editor, s3):
     from django.test import Client

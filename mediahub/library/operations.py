@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,12 @@ from mediahub.conf import app_settings
 from mediahub.library.browsing import optional_module
 from mediahub.library.errors import LibraryError
 from mediahub.library.permissions import other_storage
-from mediahub.library.policy import MAX_SEGMENT_CHARS, guess_type, is_active_content
+from mediahub.library.policy import (
+    MAX_SEGMENT_CHARS,
+    guess_type,
+    is_active_content,
+    is_image_type,
+)
 from mediahub.names import join, validate_folder, validate_name
 from mediahub.storage import get_storage
 from mediahub.storage.listing import FileEntry
@@ -168,16 +173,54 @@ def _walk(storage: Storage, path: str) -> Iterator[FileEntry | None]:
             cursor = page.next_cursor
 
 
-def delete_file(storage: str, name: str) -> None:
-    """Delete one file; ``FileNotFoundError`` when it does not exist."""
+#: ``warn(message)``: how an operation reports a problem that did not stop it.
+Warn = Callable[[str], None]
+
+
+def drop_thumbnails(storage: str, name: str, warn: Warn | None = None) -> None:
+    """Delete the thumbnails of ``name`` (it was deleted, moved or changed visibility).
+
+    A failure does not undo the operation; it is logged and passed to ``warn``
+    (public thumbnails of a file that is gone or private stay readable until
+    deleted: ``mediahub_thumbnails`` or a retry removes them).
+    """
+    thumbnails = optional_module("mediahub.thumbnails")
+    if thumbnails is None or not hasattr(thumbnails, "delete_thumbnails"):
+        return
+    try:
+        thumbnails.delete_thumbnails(name, storage=storage)
+    except Exception:
+        logger.warning("Could not delete the thumbnails of %r.", name, exc_info=True)
+        if warn is not None:
+            if storage == "public":
+                message = _(
+                    "The old thumbnails of %(name)s could not be deleted and are still public; "
+                    "run mediahub.thumbnails.delete_thumbnails(%(name)r, storage=%(storage)r) "
+                    "from a shell to remove them."
+                )
+            else:
+                message = _(
+                    "The old thumbnails of %(name)s could not be deleted; run "
+                    "mediahub.thumbnails.delete_thumbnails(%(name)r, storage=%(storage)r) "
+                    "from a shell to remove them."
+                )
+            warn(message % {"name": name, "storage": storage})
+
+
+def delete_file(storage: str, name: str, warn: Warn | None = None) -> None:
+    """Delete one file and its thumbnails; ``FileNotFoundError`` when it does not exist."""
     validate_name(name)
     target = get_storage(storage)
     target.stat(name)  # a clear "missing" message rather than a silent no-op
     target.delete(name)
+    drop_thumbnails(storage, name, warn)
 
 
-def delete_folder(storage: str, path: str) -> int:
-    """Delete everything under ``path`` (up to the operation limit); returns the count."""
+def delete_folder(storage: str, path: str, warn: Warn | None = None) -> int:
+    """Delete everything under ``path`` (up to the operation limit); returns the count.
+
+    The thumbnails of the images deleted go too.
+    """
     contents = folder_contents(storage, path)
     if contents.truncated:
         raise LibraryError(
@@ -194,11 +237,19 @@ def delete_folder(storage: str, path: str) -> int:
         if contents.marker:
             keys.append(target._folder_key(path))
         _delete_keys(target, keys)
-        return contents.count
-    for entry in contents.files:
-        target.delete(entry.path)
-    _remove_directories(target, path)
+    else:
+        for entry in contents.files:
+            target.delete(entry.path)
+        _remove_directories(target, path)
+    _drop_image_thumbnails(storage, contents.files, warn)
     return contents.count
+
+
+def _drop_image_thumbnails(storage: str, files: list[FileEntry], warn: Warn | None) -> None:
+    """:func:`drop_thumbnails` for the images among ``files`` (only images have any)."""
+    for entry in files:
+        if is_image_type(guess_type(entry.path)):
+            drop_thumbnails(storage, entry.path, warn)
 
 
 def _remove_directories(storage: Storage, path: str) -> None:
@@ -353,10 +404,11 @@ def _copy_replacing_metadata(
     )
 
 
-def move_file(storage: str, name: str, new_name: str) -> str:
+def move_file(storage: str, name: str, new_name: str, warn: Warn | None = None) -> str:
     """Rename/move a file inside its storage: copy, verify, then delete the original.
 
-    Refuses when ``new_name`` exists (never overwrites). Returns ``new_name``.
+    Refuses when ``new_name`` exists (never overwrites). The old name's
+    thumbnails are dropped. Returns ``new_name``.
     """
     validate_name(name)
     validate_name(new_name)
@@ -371,10 +423,11 @@ def move_file(storage: str, name: str, new_name: str) -> str:
         )
     _copy_verified(target, source, target, new_name)
     _delete_original(target, name, target, new_name)
+    drop_thumbnails(storage, name, warn)
     return new_name
 
 
-def move_folder(storage: str, path: str, new_path: str) -> int:
+def move_folder(storage: str, path: str, new_path: str, warn: Warn | None = None) -> int:
     """Move every object of folder ``path`` to ``new_path``; returns the count.
 
     All copies are made and verified before any original is deleted; a failure
@@ -429,6 +482,7 @@ def move_folder(storage: str, path: str, new_path: str) -> int:
         for entry in contents.files:
             target.delete(entry.path)
         _remove_directories(target, path)
+    _drop_image_thumbnails(storage, contents.files, warn)
     return len(contents.files)
 
 
@@ -440,7 +494,7 @@ def _stored_type(storage: Storage, name: str) -> str | None:
     return head.get("ContentType")
 
 
-def change_visibility(storage: str, name: str) -> str:
+def change_visibility(storage: str, name: str, warn: Warn | None = None) -> str:
     """Make a file public (from private) or private (from public); returns the new storage.
 
     Server-side copy to the other storage, verify, delete the original, then
@@ -471,10 +525,5 @@ def change_visibility(storage: str, name: str) -> str:
         )
     _copy_verified(source_storage, source, target_storage, name, params=params)
     _delete_original(source_storage, name, target_storage, name)
-    thumbnails = optional_module("mediahub.thumbnails")
-    if thumbnails is not None and hasattr(thumbnails, "delete_thumbnails"):
-        try:
-            thumbnails.delete_thumbnails(name, storage=storage)
-        except Exception:  # the move succeeded; stale thumbnails are only clutter
-            logger.warning("Could not delete the thumbnails of %r.", name, exc_info=True)
+    drop_thumbnails(storage, name, warn)
     return destination

@@ -140,6 +140,11 @@ class LibraryViews:
         require(request.user, action, storage)
         return Location.from_request(request, storage)
 
+    @staticmethod
+    def warn(request: HttpRequest):
+        """``warn(message)`` for operations: a warning message on the next page."""
+        return lambda message: messages.warning(request, message)
+
     def back_to(self, location: Location, path: str | None = None) -> HttpResponseRedirect:
         return HttpResponseRedirect(location.folder_url(location.path if path is None else path))
 
@@ -356,7 +361,9 @@ class LibraryViews:
                 new_name = form.cleaned_data["new_name"]
                 try:
                     if folder:
-                        count = operations.move_folder(storage, folder, new_name)
+                        count = operations.move_folder(
+                            storage, folder, new_name, warn=self.warn(request)
+                        )
                         messages.success(
                             request,
                             _("Moved %(count)s files from %(old)s to %(new)s.")
@@ -364,7 +371,7 @@ class LibraryViews:
                         )
                         parent = posixpath.dirname(new_name.rstrip("/"))
                     else:
-                        operations.move_file(storage, name, new_name)
+                        operations.move_file(storage, name, new_name, warn=self.warn(request))
                         messages.success(
                             request, _("Moved %(old)s to %(new)s.") % {"old": name, "new": new_name}
                         )
@@ -393,14 +400,14 @@ class LibraryViews:
         try:
             if request.method == "POST":
                 if folder:
-                    count = operations.delete_folder(storage, folder)
+                    count = operations.delete_folder(storage, folder, warn=self.warn(request))
                     messages.success(
                         request,
                         _("Deleted folder %(name)s (%(count)s files).")
                         % {"name": folder, "count": count},
                     )
                 else:
-                    operations.delete_file(storage, name)
+                    operations.delete_file(storage, name, warn=self.warn(request))
                     messages.success(request, _("Deleted %(name)s.") % {"name": name})
                 return self.back_to(location)
             contents = operations.folder_contents(storage, folder) if folder else None
@@ -431,7 +438,7 @@ class LibraryViews:
             messages.error(request, _("Only files can be made public or private."))
             return self.back_to(location)
         try:
-            destination = operations.change_visibility(storage, name)
+            destination = operations.change_visibility(storage, name, warn=self.warn(request))
         except HANDLED as exc:
             messages.error(request, error_message(exc))
             return self.back_to(location)
