@@ -344,3 +344,27 @@ def test_policy_statements_that_open_the_storage(statement, found):
     storage = SimpleNamespace(bucket_name="bkt", location="")
     document = {"Statement": [{"Effect": "Allow", "Principal": "*", **statement}]}
     assert bool(bucket.public_read_grants(document, storage)) is found
+
+
+def test_public_fix_policy_never_wakes_a_statement_that_opens_the_private_prefix(s3, settings):
+    bucket = one_bucket_two_prefixes(s3, settings)
+    client = s3.client()
+    # A statement for private/* that Block Public Access keeps ineffective today.
+    client.put_bucket_policy(Bucket=bucket, Policy=prefix_policy(bucket, "private/*"))
+    client.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    client.put_object(Bucket=bucket, Key="public/a.jpg", Body=b"jpg")
+    code, out = run("--storage", "public", "--fix", "--fix-policy", "--noinput")
+    assert code == 1
+    assert "would activate" in out and "opens the private storage" in out
+    switches = client.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert switches["RestrictPublicBuckets"] and switches["BlockPublicPolicy"]
+    statements = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert len(statements) == 1

@@ -208,7 +208,16 @@ class _Auditor:
                 "no bucket policy statement lets anyone read the public objects",
             )
             nested = nested_prefixes(self.storage)
-            if nested:
+            dormant = self._dormant_private_grants(document)
+            if dormant:
+                # Allowing public policies would wake statements Block Public Access
+                # keeps asleep today, and they open the private storage.
+                finding.change = (
+                    "not changed: allowing public policies on this bucket would activate "
+                    + ", ".join(grant.label for grant in dormant)
+                    + ", which opens the private storage; remove it first"
+                )
+            elif nested:
                 # A statement for prefix* would also open the other storages inside it.
                 finding.change = (
                     "not changed: other storages live inside this prefix ("
@@ -225,6 +234,16 @@ class _Auditor:
                     f"{base_prefix(self.storage)}* and allowed public policies"
                 )
         return grants
+
+    def _dormant_private_grants(self, document: dict | None) -> list[bucket.PolicyGrant]:
+        """Statements of a shared bucket's policy that let anyone read the private storage."""
+        if not self.shared or not document:
+            return []
+        try:
+            private = get_storage("private")
+        except Exception:
+            return []
+        return bucket.public_read_grants(document, private)
 
     def _make_public_by_policy(self, document: dict | None) -> None:
         try:
