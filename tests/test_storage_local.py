@@ -120,3 +120,15 @@ def test_symlinked_storage_folder_itself_still_works(tmp_path):
     storage.save("a/b.txt", ContentFile(b"1"))
     assert storage.open("a/b.txt").read() == b"1"
     assert [f.path for f in storage.list_folder("a/").files] == ["a/b.txt"]
+
+
+def test_alias_lookup_survives_an_unrelated_storage_that_cannot_be_built(settings):
+    from django.core.files.storage import storages
+
+    from mediahub.storage import alias_of
+
+    settings.STORAGES = {
+        "broken": {"BACKEND": "mediahub.storage.s3.PublicS3Storage", "OPTIONS": {"nope": 1}},
+        **settings.STORAGES,
+    }
+    assert alias_of(storages["private"]) == "private"

@@ -59,6 +59,10 @@ def visibility_of(storage: Storage) -> str:
 def alias_of(storage: Storage) -> str | None:
     """The ``STORAGES`` alias whose instance is ``storage`` (None if it is not configured)."""
     for alias in settings.STORAGES:
-        if storages[alias] is storage:
+        try:
+            instance = storages[alias]
+        except Exception:  # noqa: S112 - another alias that cannot be built (E009)
+            continue
+        if instance is storage:
             return alias
     return None
