@@ -132,3 +132,15 @@ def test_alias_lookup_survives_an_unrelated_storage_that_cannot_be_built(setting
         **settings.STORAGES,
     }
     assert alias_of(storages["private"]) == "private"
+
+
+def test_visibility_of_a_foreign_storage_when_the_private_one_cannot_be_built(settings):
+    from django.core.files.storage import InMemoryStorage
+
+    from mediahub.storage import visibility_of
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {"BACKEND": "mediahub.storage.s3.PrivateS3Storage", "OPTIONS": {"nope": 1}},
+    }
+    assert visibility_of(InMemoryStorage()) == "public"

@@ -53,6 +53,8 @@ def visibility_of(storage: Storage) -> str:
             return "private"
     except UnknownStorage:
         pass
+    except Exception:  # noqa: S110 - the private storage cannot be built (E009): not it
+        pass
     return "public"
 
 
