@@ -56,6 +56,10 @@ class UncheckedObject(RejectedObject):
     """A chosen name the storage failed to check (S3 error or timeout: a form error)."""
 
 
+class InvalidPick(RejectedObject):
+    """A pick whose signed token is forged, expired or from the other storage (a form error)."""
+
+
 def _signed_url(file: FieldFile) -> str:
     from mediahub import links
 
@@ -94,9 +98,15 @@ class MediaFormField(forms.FileField):
         "storage_unavailable": _(
             "The file store did not answer while checking “%(name)s”. Try again in a minute."
         ),
+        "invalid_pick": _(
+            "The chosen file could not be verified (the choice expired or was not made in "
+            "the media library). Choose it again."
+        ),
     }
 
     def clean(self, data: Any, initial: Any = None) -> Any:
+        if isinstance(data, InvalidPick):
+            raise ValidationError(self.error_messages["invalid_pick"], code="invalid_pick")
         if isinstance(data, UncheckedObject):
             raise ValidationError(
                 self.error_messages["storage_unavailable"],

@@ -6,8 +6,10 @@ button. The button's contract with the media library's picker
 (``mediahub/picker.js``): it carries ``data-picker-url`` (the library page of the
 field's storage, ``?_popup=1``) and ``data-target`` (the id of a hidden input named
 ``<name>_existing``); the popup calls ``window.opener.mediahubPicked(targetId,
-objectName)``, which fills that input. When the library's URL
-(``admin:mediahub_browse``) is not installed the button is left out.
+token, name)``, which puts the signed pick token (:mod:`mediahub.picker`) in that
+input. Only a token validates: a bare object name typed into the form is refused,
+so picking needs the library's view permission on the storage. When the
+library's URL (``admin:mediahub_browse``) is not installed the button is left out.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django import forms
+from django.core import signing
 from django.core.exceptions import SuspiciousFileOperation
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from mediahub.fields import ExistingObject, RejectedObject, UncheckedObject
+from mediahub.fields import ExistingObject, InvalidPick, RejectedObject, UncheckedObject
 from mediahub.names import validate_name
+from mediahub.picker import read_pick_token
 from mediahub.storage import get_storage
 from mediahub.thumbnails import preview_url
 
@@ -98,8 +102,12 @@ class MediaFileWidget(forms.ClearableFileInput):
             return None
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
-        chosen = (data.get(self.existing_name(name)) or "").strip()
-        if chosen:
+        token = (data.get(self.existing_name(name)) or "").strip()
+        if token:
+            try:
+                chosen = read_pick_token(token, self.visibility)
+            except signing.BadSignature:
+                return InvalidPick(token[:40])
             return self.existing_object(chosen)
         return super().value_from_datadict(data, files, name)
 

@@ -221,15 +221,23 @@ def test_public_widget_links_the_public_url_and_previews_only_images():
     assert "<img" not in html
 
 
+def pick(name: str, visibility: str = "private") -> str:
+    """What the library popup hands the widget for ``name`` (a signed pick token)."""
+    from mediahub.picker import pick_token
+
+    return pick_token(visibility, name)
+
+
 def test_existing_object_is_validated_in_the_fields_storage():
     widget = MediaFileWidget(visibility="private")
     get_storage("private").save("contracts/old.pdf", ContentFile(b"x"))
     get_storage("public").save("documents/pub.pdf", ContentFile(b"x"))
 
-    chosen = widget.value_from_datadict({"f_existing": "contracts/old.pdf"}, {}, "f")
+    chosen = widget.value_from_datadict({"f_existing": pick("contracts/old.pdf")}, {}, "f")
     assert isinstance(chosen, ExistingObject) and chosen == "contracts/old.pdf"
     for bad in ("../etc/passwd", "contracts//old.pdf", "documents/pub.pdf", "nope.pdf"):
-        assert isinstance(widget.value_from_datadict({"f_existing": bad}, {}, "f"), RejectedObject)
+        picked = widget.value_from_datadict({"f_existing": pick(bad)}, {}, "f")
+        assert isinstance(picked, RejectedObject)
     assert widget.value_from_datadict({"f_existing": " "}, {}, "f") is None
     assert widget.value_omitted_from_data({"f_existing": "x"}, {}, "f") is False
 
@@ -240,7 +248,7 @@ def test_model_form_picks_an_existing_object_without_uploading():
     private.save("contracts/old.pdf", ContentFile(b"already there"))
     before = private.listdir("contracts/")
 
-    form = DocumentForm(data={"title": "t", "contract_existing": "contracts/old.pdf"})
+    form = DocumentForm(data={"title": "t", "contract_existing": pick("contracts/old.pdf")})
     assert form.is_valid(), form.errors
     document = form.save()
 
@@ -251,9 +259,37 @@ def test_model_form_picks_an_existing_object_without_uploading():
 @pytest.mark.django_db
 @pytest.mark.parametrize("bad", ["../secret.pdf", "contracts/missing.pdf", "a\r\nb"])
 def test_model_form_refuses_an_unsafe_or_unknown_existing_object(bad):
-    form = DocumentForm(data={"title": "t", "contract_existing": bad})
+    form = DocumentForm(data={"title": "t", "contract_existing": pick(bad)})
     assert not form.is_valid()
     assert "is not a file of this storage" in form.errors["contract"][0]
+    assert not Document.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "contracts/old.pdf",  # a bare name typed into the form: no library permission used
+        "pick_from_public_storage",
+        "expired",
+        "tampered",
+    ],
+)
+def test_model_form_refuses_a_pick_not_signed_by_the_library(forged, monkeypatch):
+    from mediahub import picker
+
+    get_storage("private").save("contracts/old.pdf", ContentFile(b"secret"))
+    if forged == "pick_from_public_storage":
+        forged = picker.pick_token("public", "contracts/old.pdf")
+    elif forged == "expired":
+        forged = pick("contracts/old.pdf")
+        monkeypatch.setattr(picker, "MAX_AGE", -1)
+    elif forged == "tampered":
+        token = pick("contracts/old.pdf")
+        forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    form = DocumentForm(data={"title": "t", "contract_existing": forged})
+    assert not form.is_valid()
+    assert "could not be verified" in form.errors["contract"][0]
     assert not Document.objects.exists()
 
 
@@ -263,7 +299,7 @@ def test_model_form_refuses_an_existing_object_longer_than_the_column():
     # longer picked name with a DataError (a 500), SQLite would store it silently.
     long_name = "contracts/" + "x" * 120 + ".pdf"
     get_storage("private").save(long_name, ContentFile(b"x"))
-    form = DocumentForm(data={"title": "t", "contract_existing": long_name})
+    form = DocumentForm(data={"title": "t", "contract_existing": pick(long_name)})
     assert not form.is_valid()
     assert "at most 100 characters" in form.errors["contract"][0]
     assert not Document.objects.exists()
@@ -355,7 +391,11 @@ def test_choose_existing_in_the_admin_picks_a_private_object(live_server, browse
     with popup.expect_event("close"):
         popup.click('button.mediahub-pick[data-name="contracts/nda.pdf"]')
 
-    assert page.input_value("#id_contract_existing") == "contracts/nda.pdf"
+    from mediahub.picker import read_pick_token
+
+    assert (
+        read_pick_token(page.input_value("#id_contract_existing"), "private") == "contracts/nda.pdf"
+    )
     assert page.locator('.mediahub-chosen[data-for="id_contract_existing"]').inner_text() == (
         "contracts/nda.pdf"
     )
@@ -398,7 +438,7 @@ def test_choose_existing_when_s3_fails_is_a_form_error_not_a_500(s3, fail_s3, mo
     monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda seconds: None)  # no backoff
     get_storage("private").save("contracts/old.pdf", ContentFile(b"x"))
     fail_s3("HeadObject", status=503)
-    form = DocumentForm(data={"title": "t", "contract_existing": "contracts/old.pdf"})
+    form = DocumentForm(data={"title": "t", "contract_existing": pick("contracts/old.pdf")})
     assert not form.is_valid()
     assert "did not answer" in form.errors["contract"][0]
     assert not Document.objects.exists()

@@ -210,5 +210,7 @@ def test_choose_existing_picker_fills_the_model_field(
     wait_for_thumbnails(popup)
     with popup.expect_event("close"):
         popup.click("button.mediahub-pick[data-name='welcome.txt']")
-    assert page.input_value(f"#{target}") == "welcome.txt"
+    from mediahub.picker import read_pick_token
+
+    assert read_pick_token(page.input_value(f"#{target}"), "public") == "welcome.txt"
     assert page.locator(f".mediahub-chosen[data-for='{target}']").inner_text() == "welcome.txt"

@@ -750,6 +750,10 @@ def test_location_is_kept_in_popup_mode(client, editor, s3):
     body = client.get(browse_url(path="p/", _popup="1", target="id_file_existing")).content.decode()
     assert 'data-popup-target="id_file_existing"' in body
     assert 'class="button default mediahub-pick" data-name="p/a.jpg"' in body
+    token = re.search(r'data-name="p/a.jpg" data-token="([^"]+)"', body).group(1)
+    from mediahub.picker import read_pick_token
+
+    assert read_pick_token(token, "public") == "p/a.jpg"
     assert "mediahub-visibility" not in body  # no actions in the picker
     parent = re.search(r'<a href="([^"]+)">Parent folder', body).group(1).replace("&amp;", "&")
     query = parse_qs(urlsplit(parent).query)

@@ -2,18 +2,19 @@
  *
  * In a form: a button.mediahub-choose[data-picker-url][data-target] opens the media
  * library in a popup (?_popup=1&target=ID). In the popup each file has a
- * "Choose" button that calls window.opener.mediahubPicked(targetId, objectName)
- * and closes the popup; mediahubPicked fills the target input and shows the name.
+ * "Choose" button that calls window.opener.mediahubPicked(targetId, token, name)
+ * and closes the popup; mediahubPicked puts the signed pick token (mediahub.picker)
+ * in the target input and shows the name.
  */
 (function () {
   "use strict";
 
-  window.mediahubPicked = function (targetId, objectName) {
+  window.mediahubPicked = function (targetId, token, objectName) {
     var input = document.getElementById(targetId);
     if (!input) {
       return;
     }
-    input.value = objectName;
+    input.value = token;
     input.dispatchEvent(new Event("change", { bubbles: true }));
     var shown = document.querySelectorAll(".mediahub-chosen");
     for (var i = 0; i < shown.length; i++) {
@@ -42,7 +43,7 @@
       var root = document.querySelector("[data-popup-target]");
       var target = root ? root.dataset.popupTarget : "";
       if (window.opener && !window.opener.closed && typeof window.opener.mediahubPicked === "function") {
-        window.opener.mediahubPicked(target, pick.dataset.name);
+        window.opener.mediahubPicked(target, pick.dataset.token, pick.dataset.name);
         window.close();
       }
     }
