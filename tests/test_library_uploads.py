@@ -262,3 +262,16 @@ def test_unconfigured_storage_is_a_json_error_not_a_500(client, editor, settings
     response = call(client, "start", {"filename": "x.bin", "size": 20 * MiB}, storage="private")
     assert response.status_code == 400
     assert "not configured" in response.json()["error"]
+
+
+def test_tokens_work_for_users_with_uuid_keys(s3):
+    """Custom user models often have UUID primary keys (not JSON): the token still binds them."""
+    import uuid
+
+    owner, stranger = uuid.uuid4(), uuid.uuid4()
+    started = uploads.start("public", "", "x.bin", len(CONTENT), user_id=owner)
+    upload = uploads.load(started["token"], "public", user_id=owner)
+    assert upload.name == "x.bin"
+    with pytest.raises(LibraryError):
+        uploads.load(started["token"], "public", user_id=stranger)
+    uploads.abort(upload)

@@ -129,7 +129,7 @@ def start(
         size=size,
         part_size=chunk,
         parts=max(1, math.ceil(size / chunk)),
-        user_id=user_id,
+        user_id=_user_key(user_id),
         filename=posixpath.basename(policy.name),
     )
     return {
@@ -160,9 +160,14 @@ def load(token: str, storage: str, *, user_id: Any = None) -> DirectUpload:
         user_id=data["i"],
         filename=data.get("f", ""),
     )
-    if upload.storage != storage or upload.user_id != user_id:
+    if upload.storage != storage or upload.user_id != _user_key(user_id):
         raise LibraryError(_("Invalid upload token; start the upload again."))
     return upload
+
+
+def _user_key(user_id: Any) -> str | None:
+    """A user's primary key as the token carries it (UUID keys are not JSON)."""
+    return None if user_id is None else str(user_id)
 
 
 def sign_parts(upload: DirectUpload, numbers: list[Any]) -> dict[str, str]:
