@@ -426,3 +426,10 @@ def test_json_report_says_why_nothing_was_deleted(s3, tmp_path, fail_s3):
         )
     data = json.loads(out.getvalue())
     assert data["deleted"] == [] and "copies failed" in data["delete_skipped"]
+
+
+def test_fifos_are_refused_not_read(tmp_path):
+    make_tree(tmp_path, {"a.txt": b"1"})
+    os.mkfifo(tmp_path / "pipe")
+    files, refused = sync.local_files(str(tmp_path))
+    assert list(files) == ["a.txt"] and refused == ["pipe"]

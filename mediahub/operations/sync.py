@@ -120,7 +120,8 @@ def local_files(root: str) -> tuple[dict[str, LocalFile], list[str]]:
             if filename.endswith(transfer.PART_SUFFIX):
                 continue
             relative = os.path.relpath(path, root).replace(os.sep, "/")
-            if os.path.islink(path):
+            # Symlinks may lead out of the folder; FIFOs and devices would block the read.
+            if os.path.islink(path) or not os.path.isfile(path):
                 refused.append(relative)
                 continue
             if not is_valid_name(relative):
