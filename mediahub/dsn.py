@@ -148,7 +148,8 @@ def _parse_s3_parts(rest: str, scheme: str, visibility: str) -> dict[str, Any]:
         host, port = hostport, ""
     if port:
         if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
-            raise _fail(f"the port {port[:10]!r}", "is not a number between 1 and 65535")
+            # Not quoted: with a missing '@', what stands there is the secret.
+            raise _fail("the port", "is not a number between 1 and 65535")
     host = host.lower()
     if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]", host):
         raise _fail(f"the host {host[:60]!r}", "is not a valid host name")
