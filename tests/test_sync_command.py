@@ -433,3 +433,20 @@ def test_fifos_are_refused_not_read(tmp_path):
     os.mkfifo(tmp_path / "pipe")
     files, refused = sync.local_files(str(tmp_path))
     assert list(files) == ["a.txt"] and refused == ["pipe"]
+
+
+def test_push_delete_keeps_mediahubs_thumbnails_and_staging_folders(s3, tmp_path):
+    make_tree(tmp_path, {"img/a.jpg": b"jpg"})
+    client = s3.client()
+    for key in ("thumbnails/img/a.jpg.100x100_q85.jpg", ".mediahub-workspace/1/out.mp4", "x.txt"):
+        client.put_object(Bucket=s3.public_bucket, Key=key, Body=b"x")
+    out = run("push", str(tmp_path), "--delete")
+    assert "1 deleted" in out
+    assert sorted(s3.keys(s3.public_bucket)) == [
+        ".mediahub-workspace/1/out.mp4",
+        "img/a.jpg",
+        "thumbnails/img/a.jpg.100x100_q85.jpg",
+    ]
+    # Asked for by name, the thumbnail folder is synced like any other.
+    run("push", str(tmp_path / "img"), "--prefix", "thumbnails/img/", "--delete")
+    assert "thumbnails/img/a.jpg.100x100_q85.jpg" not in s3.keys(s3.public_bucket)

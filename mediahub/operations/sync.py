@@ -205,14 +205,22 @@ def push(
     progress.close()
     if delete:
         wanted = {prefix + relative for relative in files}
-        # A refused local entry (symlink, unsafe name) still exists: keep its objects.
+        # A refused local entry (symlink, unsafe name) still exists: keep its objects;
+        # so are mediahub's own folders (thumbnails, staging) that no local copy has.
         kept = tuple(prefix + relative for relative in report.refused)
+        kept_folders = tuple(k for k in kept if k.endswith("/")) + tuple(
+            # Unless the sync is of that folder itself (--prefix thumbnails/).
+            folder
+            for folder in managed_folders(storage)
+            if folder.startswith(prefix) and folder != prefix
+        )
         extra = sorted(
             name
             for name in remote
             if name not in wanted
             and remote[name].valid
-            and not (name in kept or name.startswith(tuple(k for k in kept if k.endswith("/"))))
+            and name not in kept
+            and not name.startswith(kept_folders)
         )
         _delete(report, extra, lambda names: transfer.delete_objects(storage, names, policy=policy))
     return report
@@ -287,6 +295,24 @@ def pull(
 
         _delete(report, extra, remove)
     return report
+
+
+def managed_folders(storage: Storage) -> tuple[str, ...]:
+    """Folders of ``storage`` that mediahub writes itself: its thumbnails and staging areas.
+
+    A local folder never has them, so ``push --delete`` would wipe them: every cached
+    thumbnail would then point at a missing object.
+    """
+    from mediahub.conf import app_settings
+    from mediahub.storage import visibility_of
+
+    setting = (
+        "PRIVATE_THUMBNAIL_PREFIX"
+        if visibility_of(storage) == "private"
+        else "PUBLIC_THUMBNAIL_PREFIX"
+    )
+    folders = [getattr(app_settings, setting, ""), ".mediahub-workspace/", ".mediahub-doctor/"]
+    return tuple(folder for folder in folders if isinstance(folder, str) and folder.endswith("/"))
 
 
 def _check_own_prefix(storage: Storage, prefix: str) -> None:
