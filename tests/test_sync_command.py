@@ -450,3 +450,21 @@ def test_push_delete_keeps_mediahubs_thumbnails_and_staging_folders(s3, tmp_path
     # Asked for by name, the thumbnail folder is synced like any other.
     run("push", str(tmp_path / "img"), "--prefix", "thumbnails/img/", "--delete")
     assert "thumbnails/img/a.jpg.100x100_q85.jpg" not in s3.keys(s3.public_bucket)
+
+
+@pytest.mark.parametrize(
+    ("name", "unsafe"),
+    [
+        ("photos/a.jpg", False),
+        ("console/x.txt", False),
+        ("C:x/a.txt", True),
+        ("a/b.txt:stream", True),
+        ("con.txt", True),
+        ("docs/LPT1", True),
+        ("trailing./x", True),
+        ("x/trailing.", True),
+        ("what?.txt", True),
+    ],
+)
+def test_names_windows_would_store_elsewhere(name, unsafe):
+    assert sync.windows_unsafe(name) is unsafe

@@ -248,7 +248,12 @@ def pull(
     objects: list[StoredObject] = []
     for item in iter_objects(storage, prefix, policy=policy):
         relative = item.name[len(prefix) :]
-        if item.valid and is_valid_name(relative) and not _through_symlink(local_dir, relative):
+        if (
+            item.valid
+            and is_valid_name(relative)
+            and not (os.name == "nt" and windows_unsafe(relative))
+            and not _through_symlink(local_dir, relative)
+        ):
             objects.append(item)
         else:
             # A raw key such as "a//b" or "../x" must never become a local path.
@@ -327,6 +332,28 @@ def _check_own_prefix(storage: Storage, prefix: str) -> None:
             raise ValueError(
                 f"--prefix {prefix!r} belongs to the storage {alias!r}: use --storage {alias}."
             )
+
+
+#: Names Windows gives to devices, whatever the extension (``con.txt`` is the console).
+_WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul"]
+    + [f"com{n}" for n in "123456789¹²³"]
+    + [f"lpt{n}" for n in "123456789¹²³"]
+)
+
+
+def windows_unsafe(relative: str) -> bool:
+    """True for a name Windows would not store as the same file (pull on Windows).
+
+    ``C:x`` names a drive, ``a:b`` an alternate data stream, ``con.txt`` a device,
+    and a trailing dot or space is dropped (``a.`` would overwrite ``a``).
+    """
+    for segment in relative.split("/"):
+        if any(char in segment for char in ':*?"<>|') or segment[-1] in ". ":
+            return True
+        if segment.split(".", 1)[0].lower().rstrip(" ") in _WINDOWS_DEVICES:
+            return True
+    return False
 
 
 def _through_symlink(root: str, relative: str) -> bool:
