@@ -144,3 +144,8 @@ def test_visibility_of_a_foreign_storage_when_the_private_one_cannot_be_built(se
         "private": {"BACKEND": "mediahub.storage.s3.PrivateS3Storage", "OPTIONS": {"nope": 1}},
     }
     assert visibility_of(InMemoryStorage()) == "public"
+
+
+def test_listing_a_file_as_a_folder_is_empty_like_on_s3(storage):
+    fill(storage, ["a.txt"])
+    assert len(storage.list_folder("a.txt/")) == 0

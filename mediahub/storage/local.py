@@ -62,7 +62,7 @@ class LocalListingMixin:
         entries: list[tuple[str, FolderEntry | FileEntry]] = []
         try:
             scan = os.scandir(directory)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # as on S3: an empty folder
             return FolderPage(path=path, prefix=prefix, cursor=cursor)
         with scan:
             for item in scan:
