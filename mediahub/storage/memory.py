@@ -30,7 +30,8 @@ class MemoryListingMixin(ValidatedNamesMixin):
         size = check_listing_args(path, prefix, page_size)
         try:
             folders, files = self.listdir(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError, FileExistsError):
+            # Missing, or a file: an empty folder, as on S3.
             return FolderPage(path=path, prefix=prefix, cursor=cursor)
         entries: list[tuple[str, FolderEntry | FileEntry]] = []
         for folder in folders:
