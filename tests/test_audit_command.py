@@ -368,3 +368,21 @@ def test_public_fix_policy_never_wakes_a_statement_that_opens_the_private_prefix
     assert switches["RestrictPublicBuckets"] and switches["BlockPublicPolicy"]
     statements = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
     assert len(statements) == 1
+
+
+def test_private_fix_leaves_a_public_storage_nested_inside_it_readable(s3, settings):
+    from mediahub import dsn
+
+    bucket = s3.private_bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": dsn.parse(s3.layout.dsn(bucket, "public") + "&acl=public-read"),
+        "private": dsn.parse(s3.layout.dsn(bucket), visibility="private"),
+    }
+    client = s3.client()
+    client.put_object(Bucket=bucket, Key="public/a.jpg", Body=b"jpg", ACL="public-read")
+    client.put_object(Bucket=bucket, Key="docs/b.pdf", Body=b"secret", ACL="public-read")
+    _code, out = run("--storage", "private", "--fix", "--noinput")
+    assert "FIXED object-acl: docs/b.pdf" in out and "public/a.jpg" not in out
+    assert s3.anonymous_get(bucket, "docs/b.pdf").status_code == 403
+    assert s3.anonymous_get(bucket, "public/a.jpg").status_code == 200
