@@ -5,45 +5,20 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
+from mediahub.testing.requests import RequestCounter, counting_requests  # noqa: E402, F401
+
 
 def setup_django() -> None:
     import django
 
     django.setup()
-
-
-class RequestCounter(Counter):
-    @property
-    def total(self) -> int:
-        return sum(self.values())
-
-
-@contextmanager
-def counting_requests():
-    """Count S3 API calls made by any botocore client inside the block."""
-    from botocore.client import BaseClient
-
-    counter = RequestCounter()
-    original = BaseClient._make_api_call
-
-    def counting(self, operation_name, api_params):
-        counter[operation_name] += 1
-        return original(self, operation_name, api_params)
-
-    BaseClient._make_api_call = counting
-    try:
-        yield counter
-    finally:
-        BaseClient._make_api_call = original
 
 
 def fill(client, bucket: str, keys: list[str], jobs: int = 32) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import requests
 from django.core.files.storage import storages
 
 from mediahub import dsn
+from mediahub.testing.requests import RequestCounter, counting_requests
 from mediahub.testing.s3server import Layout, MotoServer, create_layout
 
 CHROMIUM = os.environ.get("MEDIAHUB_CHROMIUM", "/usr/bin/chromium")
@@ -133,31 +133,11 @@ def s3(s3_server: S3Endpoint, settings) -> Iterator[S3Fixture]:
     yield S3Fixture(endpoint=s3_server, layout=layout)
 
 
-class RequestCounter(Counter):
-    """Counts S3 operations made through botocore (``counter["ListObjectsV2"]``)."""
-
-    @property
-    def total(self) -> int:
-        return sum(self.values())
-
-
 @pytest.fixture
 def count_requests() -> Iterator[RequestCounter]:
     """Count every S3 request any botocore client makes while the test runs."""
-    from botocore.client import BaseClient
-
-    counter = RequestCounter()
-    original = BaseClient._make_api_call
-
-    def counting(self, operation_name, api_params):
-        counter[operation_name] += 1
-        return original(self, operation_name, api_params)
-
-    BaseClient._make_api_call = counting
-    try:
+    with counting_requests() as counter:
         yield counter
-    finally:
-        BaseClient._make_api_call = original
 
 
 @pytest.fixture
