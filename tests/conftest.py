@@ -254,3 +254,22 @@ def browser_page(browser, request):
         page.screenshot(path=os.path.join(shots, f"{request.node.name}.png"), full_page=True)
     finally:
         context.close()
+
+
+@pytest.fixture
+def click_closing():
+    """``click_closing(popup, selector)``: click a button that closes its own window.
+
+    The picker's "Choose" closes the popup, sometimes before Playwright's click
+    returns; that is the expected outcome, not an error.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    def click(popup, selector: str) -> None:
+        try:
+            popup.click(selector, no_wait_after=True)
+        except PlaywrightError:
+            if not popup.is_closed():
+                raise
+
+    return click

@@ -370,7 +370,9 @@ def test_demo_load_creates_a_document_using_all_four_fields():
 # -- "Choose existing" end to end in a real browser -----------------------------------------------
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_choose_existing_in_the_admin_picks_a_private_object(live_server, browser_page):
+def test_choose_existing_in_the_admin_picks_a_private_object(
+    live_server, browser_page, click_closing
+):
     get_user_model().objects.create_superuser("admin", "a@example.com", "admin-pw")
     get_storage("private").save("contracts/nda.pdf", ContentFile(b"%PDF-1.4 nda"))
     page = browser_page
@@ -389,7 +391,7 @@ def test_choose_existing_in_the_admin_picks_a_private_object(live_server, browse
     assert "_popup=1" in popup.url
     popup.goto(popup.url + "&path=contracts/")
     with popup.expect_event("close"):
-        popup.click('button.mediahub-pick[data-name="contracts/nda.pdf"]')
+        click_closing(popup, 'button.mediahub-pick[data-name="contracts/nda.pdf"]')
 
     from mediahub.picker import read_pick_token
 

@@ -193,7 +193,7 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
 
 
 def test_choose_existing_picker_fills_the_model_field(
-    library, live_server, browser_page, django_user_model
+    library, live_server, browser_page, django_user_model, click_closing
 ):
     editor = django_user_model.objects.get(username="editor")
     editor.user_permissions.add(*Permission.objects.filter(codename="add_document"))
@@ -209,7 +209,7 @@ def test_choose_existing_picker_fills_the_model_field(
     assert "_popup=1" in popup.url
     wait_for_thumbnails(popup)
     with popup.expect_event("close"):
-        popup.click("button.mediahub-pick[data-name='welcome.txt']")
+        click_closing(popup, "button.mediahub-pick[data-name='welcome.txt']")
     from mediahub.picker import read_pick_token
 
     assert read_pick_token(page.input_value(f"#{target}"), "public") == "welcome.txt"
