@@ -21,7 +21,7 @@ def home(request):
         "demo/home.html",
         {
             "images": [(f, public.url(f.path)) for f in images],
-            "private_files": [(f, private.url(f.path)) for f in private_files],
+            "private_files": private_files,
             "cors_url": cors_url,
         },
     )
