@@ -230,6 +230,13 @@ def delete_folder(storage: str, path: str, warn: Warn | None = None) -> int:
             )
             % {"path": path, "limit": app_settings.FOLDER_OPERATION_LIMIT}
         )
+    _delete_contents(storage, path, contents, warn)
+    return contents.count
+
+
+def _delete_contents(storage: str, path: str, contents: FolderContents, warn: Warn | None) -> None:
+    """Delete every object of ``contents`` (raw keys and the folder marker included),
+    then the thumbnails of its images."""
     target = get_storage(storage)
     if isinstance(target, MediaS3Storage):
         keys = [target._folder_key(path) + _rest(path, e.path) for e in contents.files]
@@ -242,7 +249,6 @@ def delete_folder(storage: str, path: str, warn: Warn | None = None) -> int:
             target.delete(entry.path)
         _remove_directories(target, path)
     _drop_image_thumbnails(storage, contents.files, warn)
-    return contents.count
 
 
 def _drop_image_thumbnails(storage: str, files: list[FileEntry], warn: Warn | None) -> None:
@@ -473,16 +479,8 @@ def move_folder(storage: str, path: str, new_path: str, warn: Warn | None = None
             except (ClientError, BotoCoreError):
                 logger.warning("Could not remove the partial copy %r.", new_name)
         raise
-    if isinstance(target, MediaS3Storage):
-        keys = [target._folder_key(path) + _rest(path, e.path) for e in contents.files]
-        if contents.marker:
-            keys.append(target._folder_key(path))
-        _delete_keys(target, keys)
-    else:
-        for entry in contents.files:
-            target.delete(entry.path)
-        _remove_directories(target, path)
-    _drop_image_thumbnails(storage, contents.files, warn)
+    # Every copy is verified: now the originals (contents.invalid is empty, see above).
+    _delete_contents(storage, path, contents, warn)
     return len(contents.files)
 
 
