@@ -8,9 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from botocore.auth import S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import SuspiciousFileOperation
@@ -22,6 +19,7 @@ from mediahub import links
 from mediahub.http import content_disposition
 from mediahub.models import DownloadLog, LinkState
 from mediahub.storage import UnknownStorage, get_storage
+from mediahub.testing import sigv4
 
 pytestmark = pytest.mark.django_db
 
@@ -40,17 +38,13 @@ def follow(response) -> requests.Response:
 
 def recomputed_signature(s3, location: str, method: str) -> str:
     """The SigV4 signature botocore computes for ``location``'s own parameters."""
-    parts = urlsplit(location)
-    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-    unsigned = location.replace(f"&X-Amz-Signature={query['X-Amz-Signature']}", "")
-    request = AWSRequest(method=method, url=unsigned, headers={"host": parts.netloc})
-    request.context["timestamp"] = query["X-Amz-Date"]
-    credentials = Credentials(s3.endpoint.access_key, s3.endpoint.secret_key)
-    auth = S3SigV4QueryAuth(
-        credentials, "s3", s3.endpoint.region, expires=int(query["X-Amz-Expires"])
+    return sigv4.recomputed_signature(
+        location,
+        method,
+        access_key=s3.endpoint.access_key,
+        secret_key=s3.endpoint.secret_key,
+        region=s3.endpoint.region,
     )
-    canonical = auth.canonical_request(request)
-    return auth.signature(auth.string_to_sign(request, canonical), request)
 
 
 @pytest.fixture
