@@ -112,3 +112,95 @@ class DownloadLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.storage}:{self.name} ({self.outcome})"
+
+
+class Job(models.Model):
+    """One background job (``mediahub.jobs``): what to do, who asked, how far it got.
+
+    The work runs as tasks of Django's task framework; this row is the job's own
+    record whatever the backend: its parameters, state and progress, the cursor
+    the next chunk starts from, the chunks being worked on (``leases``: who holds
+    them until when) and the items that failed. Every update by a worker is a
+    compare-and-swap on ``version``, so two workers never take the same chunk.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    kind = models.CharField(_("kind"), max_length=32)
+    storage = models.CharField(_("storage"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    done_objects = models.PositiveBigIntegerField(_("objects done"), default=0)
+    total_objects = models.PositiveBigIntegerField(_("objects in total"), null=True, blank=True)
+    done_bytes = models.PositiveBigIntegerField(_("bytes done"), default=0)
+    total_bytes = models.PositiveBigIntegerField(_("bytes in total"), null=True, blank=True)
+    #: Where the next chunk starts (``None``: at the beginning; ``{"end": true}``: no more).
+    cursor = models.JSONField(_("cursor"), null=True, blank=True)
+    #: Chunks being worked on: ``{token: {"items": [...], "expires": epoch seconds}}``.
+    leases = models.JSONField(_("chunks in progress"), default=dict, blank=True)
+    #: The first errors: ``[{"name": ..., "error": ...}]``.
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    error_count = models.PositiveIntegerField(_("errors in total"), default=0)
+    #: Every item that failed, for "retry failed items".
+    failed_items = models.JSONField(_("failed items"), default=list, blank=True)
+    #: Summary of a finished job (e.g. an audit's findings).
+    result = models.JSONField(_("result"), null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self",
+        verbose_name=_("retry of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+    )
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    version = models.PositiveBigIntegerField(default=0, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    started = models.DateTimeField(_("started"), null=True, blank=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ["-created", "-id"]
+        default_permissions = ("view",)
+        permissions = [
+            ("run_operations", _("Can run audits and thumbnail generation as jobs")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    def get_kind_display(self) -> str:
+        from mediahub.jobs.kinds import KIND_TITLES
+
+        return str(KIND_TITLES.get(self.kind, self.kind))
+
+    @property
+    def finished_state(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED)
+
+    @property
+    def percent(self) -> int | None:
+        """Progress in percent, ``None`` while the total is unknown."""
+        if self.state == self.State.SUCCEEDED:
+            return 100
+        if not self.total_objects:
+            return None
+        return min(100, int(100 * self.done_objects / self.total_objects))
