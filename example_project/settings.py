@@ -20,7 +20,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MEDIAHUB_DEMO_VAR", BASE_DIR / "var"))
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# Off unless asked (DJANGO_DEBUG=1; `make demo` asks): the debug page shows settings.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+# Error pages and reports hide DSNs and storage secrets (mediahub.debug).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mediahub.debug.SecretsReporterFilter"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 CSRF_TRUSTED_ORIGINS = [
     origin

@@ -57,6 +57,7 @@ def main() -> int:
             PRIVATE_STORAGE_DSN=layout.private_dsn,
             DJANGO_SUPERUSER_PASSWORD="admin",  # noqa: S105 - the demo's documented login
             PYTHONUNBUFFERED="1",
+            DJANGO_DEBUG=os.environ.get("DJANGO_DEBUG", "1"),  # the demo serves static files
         )
         manage("migrate", "--noinput", "-v", "0", env=env)
         manage(
