@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from django.core.files.storage import Storage
 
 from mediahub import retry
-from mediahub.operations import bucket
+from mediahub.operations import bucket, placement
 from mediahub.operations.objects import (
     StoredObject,
     base_prefix,
@@ -51,7 +51,9 @@ ERROR, WARNING = "error", "warning"
 class Finding:
     """One exposure (or risk) found, and what ``--fix`` did about it."""
 
-    kind: str  # object-acl, bucket-policy, block-public-access, anonymous-read, not-readable
+    #: object-acl, bucket-policy, block-public-access, anonymous-read, not-readable,
+    #: private-object (a private object in the public storage), lifecycle
+    kind: str
     target: str  # an object name, or the bucket
     detail: str
     severity: str = ERROR
@@ -140,6 +142,7 @@ class _Auditor:
         self.check_policy()
         objects = list(iter_objects(self.storage))
         self.report.objects = len(objects)
+        objects = self.check_placement(objects)
         flagged = self.check_acls(objects)
         self.probe(objects, flagged, sample, rng)
 
@@ -259,6 +262,81 @@ class _Auditor:
         bucket.put_bucket_policy(self.storage, {**document, "Statement": statements})
 
     # -- objects ---------------------------------------------------------------------
+    def check_placement(self, objects: list[StoredObject]) -> list[StoredObject]:
+        """Public storage: find private objects (mark, private field/filer names); move back.
+
+        Returns the objects still in the storage.
+        """
+        if self.private or not objects:
+            return objects
+        try:
+            private = get_storage("private")
+        except Exception as error:
+            self.report.notes.append(f"private objects: not checked (no private storage: {error})")
+            return objects
+        try:
+            references = placement.referenced_names()
+        except Exception as error:  # no database, tables not migrated...: still check marks
+            self.report.notes.append(
+                "private objects: model fields and filer files not checked "
+                f"({type(error).__name__}); object metadata checked"
+            )
+            references = {}
+        self.progress.label = f"Checking object metadata ({self.report.alias})"
+        self.progress.set_total(len(objects))
+
+        def look(item: StoredObject) -> tuple[StoredObject, dict[str, Any] | str | None]:
+            try:
+                return item, placement.head(self.storage, item.key)
+            except Exception as error:
+                return item, retry.describe(error)
+            finally:
+                self.progress.advance()
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            heads = list(pool.map(look, objects))
+        self.progress.close()
+        moves = []
+        for item, head in heads:
+            if isinstance(head, str):
+                self.report.add(
+                    "private-object", item.name, "metadata unreadable: " + head, WARNING
+                )
+                continue
+            if head is None:  # deleted meanwhile
+                continue
+            reasons = []
+            if placement.is_marked(head):
+                reasons.append("written by the private storage (x-amz-meta-mediahub-visibility)")
+            refs = placement.private_references(references.get(item.name, []))
+            if refs:
+                reasons.append("the file of " + ", ".join(sorted({r.label for r in refs})))
+            if not reasons:
+                continue
+            finding = self.report.add("private-object", item.name, "; ".join(reasons))
+            if self.fix:
+                moves.append((item, head, finding))
+            else:
+                finding.change = (
+                    "not changed: run with --fix to move it back to the private storage"
+                )
+        gone: set[str] = set()
+
+        def move(job) -> None:
+            item, head, finding = job
+            try:
+                result = placement.move_back(self.storage, private, item, head)
+            except Exception as error:
+                finding.change = "could not move: " + retry.describe(error)
+                return
+            finding.fixed, finding.change = result.fixed, result.change
+            if result.fixed:
+                gone.add(item.key)
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            list(pool.map(move, moves))
+        return [item for item in objects if item.key not in gone]
+
     def check_acls(self, objects: list[StoredObject]) -> set[str]:
         """Check every object's ACL (private; public storages using ACLs); flagged keys."""
         if not self.private and not bucket.storage_uses_acls(self.storage):

@@ -9,8 +9,17 @@ What they add to it:
   django-storages would rewrite ``a//b`` or ``x/../y`` instead of refusing them.
 * **Atomic create**: with ``file_overwrite=False`` a new object is written with
   ``If-None-Match: *`` (S3 answers 412 when the key exists, and mediahub picks
-  another name), so two instances saving the same name never lose a file.
-* **Folder listing** (one ListObjectsV2 call per page) and **server-side copy**.
+  another name), so two instances saving the same name never lose a file. Where
+  the endpoint ignores the header, a probe finds out and the storage checks first
+  (:mod:`mediahub.storage.conditional`, option ``conditional_writes``). Large
+  files go up as multipart uploads with parts in parallel, in bounded memory
+  (:mod:`mediahub.storage.multipart`, option ``parallel_parts``).
+* **Content types from the name**, never from the client, on every write (save,
+  multipart, copy, direct upload, sync): active content (HTML, SVG, XML...) is
+  stored as an attachment or refused (:mod:`mediahub.storage.content`).
+* **Folder listing** (one ListObjectsV2 call per page) and **server-side copy**
+  (:meth:`MediaS3Storage.copy`, and :meth:`MediaS3Storage.copy_if_absent` that never
+  overwrites).
 
 The private storage is always signed, never ``public-read``, never overwrites,
 and refuses a custom domain without a CloudFront signer.
@@ -31,35 +40,43 @@ from storages.utils import ReadBytesWrapper, get_available_overwrite_name, is_se
 
 from mediahub.dsn import MAX_PRESIGN_EXPIRY
 from mediahub.names import validate_folder, validate_name
+from mediahub.storage import multipart
+from mediahub.storage.conditional import check_mode, conditional_copies, conditional_puts
+from mediahub.storage.content import write_headers
 from mediahub.storage.listing import (
     FileEntry,
     FolderEntry,
     FolderPage,
     check_listing_args,
 )
-from mediahub.storage.validation import ValidatedNamesMixin
+from mediahub.storage.validation import ValidatedNamesMixin, alternative_name, save_max_length
 
-#: Part size of the create-if-absent multipart upload.
+#: Part size of the create-if-absent multipart upload (``transfer_config``'s by default).
 MULTIPART_PART_SIZE = 8 * 1024**2
 #: Attempts at finding a free name when concurrent saves collide.
 MAX_NAME_ATTEMPTS = 20
 #: Canned ACLs that let someone other than the bucket owner read an object
 #: (authenticated-read: any AWS account in the world).
 OPEN_ACLS = ("public-read", "public-read-write", "authenticated-read")
-#: ``object_parameters`` a server-side copy must carry over (the rest is metadata).
-COPY_PARAMETERS = frozenset(
-    {"ACL", "ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled", "StorageClass"}
-)
+#: Object metadata (``x-amz-meta-mediahub-visibility: private``) on every object the
+#: private storage writes; ``mediahub_audit`` flags public objects that carry it (a
+#: backup restored to the wrong bucket). Copies within private storage keep it; copies into
+#: a public storage (make public) drop it (:meth:`MediaS3Storage.copy`).
+VISIBILITY_METADATA = "mediahub-visibility"
 
 
 class _KeyExists(Exception):
     """The key of a create-if-absent upload exists already."""
 
 
-def _is_precondition_failed(error: ClientError) -> bool:
+def is_precondition_failed(error: ClientError) -> bool:
+    """True for S3's answer to a conditional write whose key exists (412, or 409 in a race)."""
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)
+
+
+_is_precondition_failed = is_precondition_failed
 
 
 def check_expiry(seconds: int) -> int:
@@ -81,7 +98,14 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
 
     def get_default_settings(self) -> dict[str, Any]:
         defaults = super().get_default_settings()
-        defaults.update(signature_version="s3v4", file_overwrite=False)
+        defaults.update(
+            signature_version="s3v4",
+            file_overwrite=False,
+            # "auto" (probe the endpoint once), "on" or "off": see mediahub.storage.conditional.
+            conditional_writes="auto",
+            # Parts of one large save in flight at once (None: transfer_config's max_concurrency).
+            parallel_parts=None,
+        )
         return defaults
 
     def __init__(self, **settings: Any) -> None:
@@ -91,6 +115,18 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 f"(signature_version={settings['signature_version']!r} given)."
             )
         super().__init__(**settings)
+        try:
+            check_mode(self.conditional_writes)
+        except ValueError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
+        if self.parallel_parts is not None and (
+            isinstance(self.parallel_parts, bool)
+            or not isinstance(self.parallel_parts, int)
+            or not 1 <= self.parallel_parts <= 64
+        ):
+            raise ImproperlyConfigured(
+                f"parallel_parts must be an int from 1 to 64, not {self.parallel_parts!r}."
+            )
         self.signature_version = "s3v4"
         # A user-supplied client_config must not bring SigV2 back.
         self.client_config = self.client_config.merge(Config(signature_version="s3v4"))
@@ -132,6 +168,30 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         # No HEAD request: _save() creates atomically and picks another name on 412.
         return get_available_overwrite_name(name, max_length)
 
+    # -- write parameters --------------------------------------------------------
+    def _get_write_parameters(self, name, content=None):
+        """django-storages' parameters, with the type and disposition from the name.
+
+        Every write goes through here (save, multipart, ``open(..., "w")``, copies,
+        direct uploads, sync push): what the client declared is never stored, active
+        content gets ``attachment`` (or is refused by a public storage).
+        """
+        params = super()._get_write_parameters(name, content)
+        declared = getattr(content, "content_type", None) if content is not None else None
+        params.update(
+            write_headers(
+                name,
+                visibility=self.visibility,
+                declared=(declared,) if isinstance(declared, str) else (),
+            )
+        )
+        return params
+
+    @property
+    def part_concurrency(self) -> int:
+        """Parts of one multipart upload in flight at once."""
+        return self.parallel_parts or max(1, int(self.transfer_config.max_concurrency))
+
     # -- atomic create -----------------------------------------------------------
     def _save(self, name, content):
         validate_name(name)
@@ -140,7 +200,7 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         if is_seekable(content):
             content.seek(0, os.SEEK_SET)
         data = ReadBytesWrapper(content)
-        root, ext = os.path.splitext(name)
+        max_length = save_max_length()
         candidate = name
         for _attempt in range(MAX_NAME_ATTEMPTS):
             if self._create(candidate, data, content):
@@ -149,7 +209,8 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 content.seek(0, os.SEEK_SET)
             else:
                 raise FileExistsError(f"{name!r} exists and the content cannot be re-read.")
-            candidate = self.get_alternative_name(root, ext)
+            # The field's max_length holds for the new name too.
+            candidate = alternative_name(self, name, max_length)
         raise FileExistsError(f"No free name found for {name!r}.")
 
     def _create(self, name: str, data: ReadBytesWrapper, original: Any) -> bool:
@@ -164,35 +225,43 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
             data = ReadBytesWrapper(self._compress_content(data))
             params["ContentEncoding"] = "gzip"
         client = self.connection.meta.client
-        first = data.read(MULTIPART_PART_SIZE)
+        conditional = conditional_puts(self)
+        part_size = multipart.part_size_for(
+            _size_of(original), self.transfer_config.multipart_chunksize or MULTIPART_PART_SIZE
+        )
+        first = data.read(part_size)
         try:
-            if len(first) < MULTIPART_PART_SIZE:
+            if len(first) < part_size:
+                if not conditional and self._key_exists(client, key):
+                    return False
                 client.put_object(
-                    Bucket=self.bucket_name, Key=key, Body=first, IfNoneMatch="*", **params
+                    Bucket=self.bucket_name,
+                    Key=key,
+                    Body=first,
+                    **_if_absent(conditional),
+                    **params,
                 )
                 return True
-            return self._create_multipart(client, key, first, data, params)
+            return self._create_multipart(client, key, first, data, params, part_size, conditional)
         except ClientError as error:
-            if _is_precondition_failed(error):
+            if is_precondition_failed(error):
                 return False
             raise
 
-    def _create_multipart(self, client, key, first, data, params) -> bool:
+    def _create_multipart(self, client, key, first, data, params, part_size, conditional) -> bool:
         upload = client.create_multipart_upload(Bucket=self.bucket_name, Key=key, **params)
         upload_id = upload["UploadId"]
         try:
-            parts = []
-            chunk, number = first, 1
-            while chunk:
-                answer = client.upload_part(
-                    Bucket=self.bucket_name,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=chunk,
-                )
-                parts.append({"ETag": answer["ETag"], "PartNumber": number})
-                chunk, number = data.read(MULTIPART_PART_SIZE), number + 1
+            parts = multipart.upload_parts(
+                client,
+                self.bucket_name,
+                key,
+                upload_id,
+                first,
+                data.read,
+                part_size=part_size,
+                concurrency=self.part_concurrency,
+            )
             # S3 refuses the completion below with 412 if the key appeared meanwhile;
             # some S3-compatible servers (Ceph RGW 16) ignore If-None-Match there, so
             # look first: that narrows their race to the completion itself.
@@ -203,7 +272,7 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
-                IfNoneMatch="*",
+                **_if_absent(conditional),
             )
             return True
         except _KeyExists:
@@ -214,15 +283,8 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
             raise
 
     def _abort(self, client, key: str, upload_id: str) -> None:
-        """Abort a multipart upload; never leave a partial upload behind (billed, invisible).
-
-        A failed abort must not replace the error that made it necessary (botocore has
-        already retried it; a bucket lifecycle rule for incomplete uploads is the backstop).
-        """
-        try:
-            client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
-        except Exception:  # noqa: S110
-            pass
+        """Abort a multipart upload (errors logged, never raised: see :func:`multipart.abort`)."""
+        multipart.abort(client, self.bucket_name, key, upload_id)
 
     def _key_exists(self, client, key: str) -> bool:
         try:
@@ -306,39 +368,111 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
 
         Server-side (no byte passes through the app) when both storages share an
         endpoint and credentials; streamed otherwise. Overwrites ``target_name``.
+        The copy is written as this storage writes: content type and disposition
+        from ``target_name`` (a ``text/html`` source never becomes an inline public
+        page), this storage's ACL, encryption and metadata; the source's own metadata
+        is kept, except mediahub's private mark when the target is public.
         Returns ``target_name``.
         """
-        source = self if source is None else source
+        self._copy(self if source is None else source, source_name, target_name, if_absent=False)
+        return target_name
+
+    def copy_if_absent(
+        self, source_name: str, target_name: str, *, source: Storage | None = None
+    ) -> bool:
+        """Like :meth:`copy`, but never overwrites: False (nothing written) when taken.
+
+        A conditional copy (``CopyObject If-None-Match: *``) where the endpoint honours
+        it, else check-then-copy (see :mod:`mediahub.storage.conditional`).
+        """
+        return self._copy(
+            self if source is None else source, source_name, target_name, if_absent=True
+        )
+
+    def _copy(
+        self, source: Storage, source_name: str, target_name: str, *, if_absent: bool
+    ) -> bool:
         validate_name(source_name)
         target_key = self._key(target_name)
+        client = self.connection.meta.client
         if not self.can_copy_from(source):
             with source.open(source_name, "rb") as handle:
-                self.connection.meta.client.upload_fileobj(
+                if if_absent:
+                    return self._create(target_name, ReadBytesWrapper(handle), None)
+                client.upload_fileobj(
                     handle,
                     self.bucket_name,
                     target_key,
-                    ExtraArgs=self._get_write_parameters(target_key, handle),
+                    ExtraArgs=self._get_write_parameters(target_key),
                     Config=self.transfer_config,
                 )
-            return target_name
-        # The object keeps its metadata; what this storage imposes on its objects
-        # (ACL, encryption, storage class) must still apply to the copy.
-        extra: dict[str, Any] = {"MetadataDirective": "COPY"}
-        extra.update(
-            (option, value)
-            for option, value in self.object_parameters.items()
-            if option in COPY_PARAMETERS
-        )
-        if self.default_acl and "ACL" not in extra:
-            extra["ACL"] = self.default_acl
-        self.connection.meta.client.copy(
-            {"Bucket": source.bucket_name, "Key": source._key(source_name)},
-            self.bucket_name,
-            target_key,
-            ExtraArgs=extra,
-            Config=self.transfer_config,
-        )
-        return target_name
+            return True
+        params = self._get_write_parameters(target_key)
+        copy_source = {"Bucket": source.bucket_name, "Key": source._key(source_name)}
+        head = client.head_object(**copy_source)
+        if head.get("ContentEncoding") and "ContentEncoding" not in params:
+            params["ContentEncoding"] = head["ContentEncoding"]
+        kept = {
+            key: value
+            for key, value in (head.get("Metadata") or {}).items()
+            if key != VISIBILITY_METADATA
+        }
+        if kept or params.get("Metadata"):
+            params["Metadata"] = {**kept, **(params.get("Metadata") or {})}
+        conditional = if_absent and conditional_copies(self)
+        if if_absent and not conditional and self._key_exists(client, target_key):
+            return False
+        try:
+            if head["ContentLength"] > multipart.MAX_COPY_SIZE:
+                return self._copy_multipart(
+                    client, copy_source, head["ContentLength"], target_key, params, if_absent
+                )
+            client.copy_object(
+                CopySource=copy_source,
+                Bucket=self.bucket_name,
+                Key=target_key,
+                MetadataDirective="REPLACE",
+                **_if_absent(conditional),
+                **params,
+            )
+        except ClientError as error:
+            if if_absent and is_precondition_failed(error):
+                return False
+            raise
+        return True
+
+    def _copy_multipart(self, client, copy_source, size, key, params, if_absent) -> bool:
+        """A copy over 5 GiB: ``UploadPartCopy`` ranges, completed only if absent when asked."""
+        upload_id = client.create_multipart_upload(Bucket=self.bucket_name, Key=key, **params)[
+            "UploadId"
+        ]
+        try:
+            parts = multipart.copy_parts(
+                client,
+                self.bucket_name,
+                key,
+                upload_id,
+                copy_source,
+                size,
+                part_size=multipart.COPY_PART_SIZE,
+                concurrency=min(self.part_concurrency, 8),
+            )
+            if if_absent and self._key_exists(client, key):
+                raise _KeyExists
+            client.complete_multipart_upload(
+                Bucket=self.bucket_name,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **_if_absent(if_absent and conditional_puts(self)),
+            )
+            return True
+        except _KeyExists:
+            self._abort(client, key, upload_id)
+            return False
+        except BaseException:
+            self._abort(client, key, upload_id)
+            raise
 
     # -- presigning -----------------------------------------------------------------
     def presigned_url(
@@ -385,6 +519,12 @@ class PrivateS3Storage(MediaS3Storage):
         defaults.update(querystring_auth=True, querystring_expire=300, default_acl=None)
         return defaults
 
+    def get_object_parameters(self, name: str) -> dict[str, Any]:
+        """The storage's write parameters, with the private mark (:data:`VISIBILITY_METADATA`)."""
+        params = super().get_object_parameters(name)
+        params["Metadata"] = {**(params.get("Metadata") or {}), VISIBILITY_METADATA: "private"}
+        return params
+
     def __init__(self, **settings: Any) -> None:
         for option, safe in (("querystring_auth", True), ("file_overwrite", False)):
             if option in settings and settings[option] != safe:
@@ -405,3 +545,17 @@ class PrivateS3Storage(MediaS3Storage):
                 "(its URLs would be unsigned): remove 'custom_domain' or set "
                 "'cloudfront_key_id' and 'cloudfront_key'."
             )
+
+
+def _if_absent(conditional: bool) -> dict[str, str]:
+    """The create-if-absent argument of a write, when the endpoint honours it."""
+    return {"IfNoneMatch": "*"} if conditional else {}
+
+
+def _size_of(content: Any) -> int | None:
+    """The byte size of ``content`` when it is known without reading it."""
+    try:
+        size = getattr(content, "size", None)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return size if isinstance(size, int) else None
