@@ -114,5 +114,26 @@ MEDIAHUB = {
     "PAGE_SIZE": int(os.environ.get("MEDIAHUB_PAGE_SIZE", "100")),
 }
 
+# --- Background jobs (mediahub.jobs): Django's task framework ---------------------
+# MEDIAHUB_TASKS picks the engine: "database" (default; run `manage.py db_worker`),
+# "rq" (Redis at REDIS_URL; run `manage.py rqworker --with-scheduler`; the default when
+# REDIS_URL is set) or "immediate" (in the web request: tests only).
+TASKS_ENGINE = os.environ.get("MEDIAHUB_TASKS") or (
+    "rq" if os.environ.get("REDIS_URL") else "database"
+)
+TASKS_BUILTIN = importlib.util.find_spec("django.tasks") is not None  # Django 6+
+if not TASKS_BUILTIN:
+    INSTALLED_APPS += ["django_tasks"]  # the backport (Django 5.2)
+if TASKS_ENGINE == "immediate":
+    TASKS_IMMEDIATE = "django.tasks" if TASKS_BUILTIN else "django_tasks"
+    TASKS = {"default": {"BACKEND": f"{TASKS_IMMEDIATE}.backends.immediate.ImmediateBackend"}}
+elif TASKS_ENGINE == "rq":
+    INSTALLED_APPS += ["django_rq"]
+    RQ_QUEUES = {"default": {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+INSTALLED_APPS += ["django_tasks_db"]
+
 LOGIN_URL = "admin:login"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -38,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_ALLOWED_TYPES": None,
     # HTML/SVG/XML uploads to the public storage: "attachment" or "refuse".
     "ACTIVE_CONTENT": "attachment",
-    # Admin media library: most objects a folder move/delete handles in one request.
+    # Admin media library: most objects a folder's delete confirmation page counts
+    # ("more than N" beyond); no longer a cap: folder actions of any size are jobs.
     "FOLDER_OPERATION_LIMIT": 1000,
     # Admin media library: lifetime of a direct multipart upload session, in seconds.
     "DIRECT_UPLOAD_EXPIRY": 6 * 3600,
@@ -62,6 +63,20 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF": 0.5,
     # Commands: parallel S3 requests by default (--jobs).
     "OPERATIONS_JOBS": 8,
+    # Jobs (mediahub.jobs): the TASKS alias their tasks are enqueued on.
+    "TASK_BACKEND": "default",
+    # Jobs: objects per chunk (the cursor is saved after each chunk).
+    "JOB_CHUNK_SIZE": 500,
+    # Jobs: parallel S3 requests inside one chunk (server-side copies, deletes).
+    "JOB_THREADS": 16,
+    # Jobs: tasks enqueued per job, so that several workers share a large one.
+    "JOB_PARALLEL_TASKS": 2,
+    # Jobs: seconds a chunk stays claimed without a heartbeat; then another worker takes it.
+    "JOB_LEASE_TIMEOUT": 60,
+    # Jobs: seconds one task works before it re-enqueues the job and returns.
+    "JOB_TASK_TIME": 30,
+    # Jobs: errors kept (with object names) on the job record; all failed names are kept.
+    "JOB_MAX_ERRORS": 50,
     # mediahub_audit: objects probed with an anonymous request per storage.
     "AUDIT_PROBE_SAMPLE": 20,
 }

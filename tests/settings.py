@@ -19,5 +19,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEBUG = False
+# Jobs run in the test's own thread (tests/test_jobs_workers.py starts real workers).
+TASKS = {
+    "default": {
+        "BACKEND": ("django.tasks" if TASKS_BUILTIN else "django_tasks")  # noqa: F405
+        + ".backends.immediate.ImmediateBackend"
+    }
+}
 SECRET_KEY = "tests-secret-key-not-for-production"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

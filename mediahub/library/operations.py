@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import posixpath
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import Storage
 from django.utils.translation import gettext as _
 
+from mediahub import retry
 from mediahub.conf import app_settings
 from mediahub.library.browsing import optional_module
 from mediahub.library.errors import LibraryError
@@ -505,14 +507,7 @@ def change_visibility(storage: str, name: str, warn: Warn | None = None) -> str:
     source_storage = get_storage(storage)
     target_storage = get_storage(destination)
     source = source_storage.stat(name)
-    params = None
-    if destination == "public" and is_active_content(name, _stored_type(source_storage, name)):
-        if app_settings.ACTIVE_CONTENT == "refuse":
-            raise LibraryError(
-                _("%(name)s is HTML, SVG or XML, which the public storage refuses.")
-                % {"name": name}
-            )
-        params = {"ContentType": guess_type(name), "ContentDisposition": "attachment"}
+    params = _publish_params(source_storage, name, destination)
     if _exists(target_storage, name):
         raise LibraryError(
             _(
@@ -525,3 +520,403 @@ def change_visibility(storage: str, name: str, warn: Warn | None = None) -> str:
     _delete_original(source_storage, name, target_storage, name)
     drop_thumbnails(storage, name, warn)
     return destination
+
+
+# -- chunks of a job (mediahub.jobs) ------------------------------------------------
+#
+# A job works through its objects a chunk at a time: list_chunk() turns a cursor
+# into the next chunk's items, *_objects() do one chunk and report per item. Every
+# item's operation is idempotent (resumable after a worker died half-way): a move
+# whose copy exists already and matches only deletes the original, an object gone
+# from the source whose copy is there counts as moved, a delete of nothing is done.
+
+#: Largest object CopyObject copies in one request (bigger: multipart copy).
+COPY_OBJECT_MAX = 5 * 1024**3
+
+
+@dataclass
+class Outcome:
+    """What happened to one item of a chunk: done (``error`` is None) or failed."""
+
+    name: str
+    size: int = 0
+    error: str | None = None
+
+
+def item_of(entry: FileEntry) -> dict[str, Any]:
+    """A JSON-able chunk item for a listed object."""
+    item: dict[str, Any] = {"name": entry.path, "size": entry.size, "etag": entry.etag}
+    if entry.modified is not None:
+        item["modified"] = entry.modified.isoformat()
+    if not entry.valid:
+        item["raw"] = True
+    return item
+
+
+def list_chunk(
+    storage: str, prefix: str, after: str | None, size: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to ``size`` objects under folder ``prefix`` whose name sorts after ``after``.
+
+    Returns ``(items, next_cursor)``; ``next_cursor`` is None when the listing is
+    complete. S3: one ``ListObjectsV2`` call; the folder's marker object is the
+    item named ``prefix`` itself. Raw keys mediahub refuses are items with ``raw``.
+    """
+    validate_folder(prefix)
+    target = get_storage(storage)
+    if isinstance(target, MediaS3Storage):
+        folder_key = target._folder_key(prefix)
+        request: dict[str, Any] = {
+            "Bucket": target.bucket_name,
+            "Prefix": folder_key,
+            "MaxKeys": size,
+        }
+        if after:
+            request["StartAfter"] = folder_key + after[len(prefix) :]
+        answer = retry.call(_client(target).list_objects_v2, **request)
+        items = []
+        for entry in answer.get("Contents", ()):
+            if entry["Key"] == folder_key:
+                items.append({"name": prefix, "size": 0, "etag": None, "marker": True})
+                continue
+            listed = FileEntry(
+                path=target._relative(entry["Key"]),
+                size=entry["Size"],
+                modified=entry.get("LastModified"),
+                etag=entry.get("ETag", "").strip('"') or None,
+            )
+            items.append(item_of(listed))
+        more = answer.get("IsTruncated") and items
+        return items, (items[-1]["name"] if more else None)
+    # Local folders (development): walk everything, keep one slice.
+    names = sorted(
+        (entry for entry in _walk(target, prefix) if entry is not None), key=lambda e: e.path
+    )
+    rest = [entry for entry in names if after is None or entry.path > after]
+    chunk = [item_of(entry) for entry in rest[:size]]
+    return chunk, (chunk[-1]["name"] if len(rest) > size else None)
+
+
+def count_objects(storage: str, prefix: str) -> tuple[int, int]:
+    """``(objects, bytes)`` under folder ``prefix`` (markers not counted): listing only."""
+    objects = total = 0
+    for entry in _walk(get_storage(storage), prefix):
+        if entry is not None:
+            objects += 1
+            total += entry.size or 0
+    return objects, total
+
+
+def moved_name(name: str, *, base: str, target: str) -> str:
+    """Where a move puts ``name``: ``target`` + its path below ``base``, else its basename."""
+    if base and name.startswith(base):
+        return target + name[len(base) :]
+    return target + posixpath.basename(name)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free message for an item's failure."""
+    if isinstance(exc, LibraryError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return _("does not exist")
+    if isinstance(exc, ClientError | BotoCoreError):
+        return retry.describe(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _pool_map(function: Callable[[Any], Any], items: list, threads: int) -> list:
+    """``function`` over ``items`` on at most ``threads`` threads (S3 requests only)."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def _head(storage: MediaS3Storage, key: str) -> dict | None:
+    try:
+        return retry.call(_client(storage).head_object, Bucket=storage.bucket_name, Key=key)
+    except ClientError as error:
+        if retry.error_status(error) == 404:
+            return None
+        raise
+
+
+def _etag(value: str | None) -> str | None:
+    return value.strip('"') if value else None
+
+
+def _same_object(size: int | None, etag: str | None, head: dict) -> bool:
+    """A copy matches: same size and, for single-part ETags, the same ETag."""
+    if size is not None and head["ContentLength"] != size:
+        return False
+    other = _etag(head.get("ETag"))
+    if etag and other and "-" not in etag and "-" not in other:
+        return etag == other
+    return True
+
+
+def _move_one_s3(storage: MediaS3Storage, item: dict, new_name: str) -> tuple[Outcome, str | None]:
+    """Copy one object to ``new_name`` and verify: ``(outcome, source key to delete)``."""
+    name = item["name"]
+    client = _client(storage)
+    try:
+        if item.get("raw"):
+            raise LibraryError(_("mediahub refuses this name; rename it first."))
+        if item.get("marker"):
+            key = storage._folder_key(new_name)
+            retry.call(client.put_object, Bucket=storage.bucket_name, Key=key, Body=b"")
+            return Outcome(name), storage._folder_key(name)
+        source_key, target_key = storage._key(name), storage._key(new_name)
+        size, etag = item.get("size"), item.get("etag")
+        if etag is None:  # named, not listed: look it up
+            head = _head(storage, source_key)
+            if head is not None:
+                size, etag = head["ContentLength"], _etag(head.get("ETag"))
+            else:
+                size = None
+        existing = _head(storage, target_key)
+        if existing is not None:
+            if size is None:  # gone from the source, there at the target: moved already
+                return Outcome(name, existing["ContentLength"]), None
+            if _same_object(size, etag, existing):  # copied before a worker died
+                return Outcome(name, size), source_key
+            raise LibraryError(
+                _("%(name)s exists already; nothing was overwritten.") % {"name": new_name}
+            )
+        if size is None:
+            raise FileNotFoundError(name)
+        simple = etag and "-" not in etag and size < COPY_OBJECT_MAX
+        if not simple:
+            _copy_verified(storage, FileEntry(name, size, etag=etag), storage, new_name)
+            return Outcome(name, size), source_key
+        extra: dict[str, Any] = {"MetadataDirective": "COPY", "CopySourceIfMatch": f'"{etag}"'}
+        if storage.default_acl:
+            extra["ACL"] = storage.default_acl
+        try:
+            answer = retry.call(
+                client.copy_object,
+                Bucket=storage.bucket_name,
+                Key=target_key,
+                CopySource={"Bucket": storage.bucket_name, "Key": source_key},
+                **extra,
+            )
+        except ClientError as error:
+            if retry.error_status(error) in (404, 412):  # moved (or changed) meanwhile
+                moved = _head(storage, target_key)
+                if moved is not None and _head(storage, source_key) is None:
+                    return Outcome(name, moved["ContentLength"]), None
+            raise
+        copied = _etag(answer.get("CopyObjectResult", {}).get("ETag"))
+        if copied != etag:
+            _remove_quietly(storage, new_name)
+            raise LibraryError(
+                _("The copy of %(name)s did not match the original; nothing was changed.")
+                % {"name": name}
+            )
+        return Outcome(name, size), source_key
+    except Exception as exc:  # one item's failure never stops the chunk
+        return Outcome(name, item.get("size") or 0, _describe(exc)), None
+
+
+def _delete_sources(storage: MediaS3Storage, pending: dict[str, tuple[Outcome, str]]) -> None:
+    """Delete the originals of verified copies (``{source key: (outcome, new name)}``).
+
+    A key S3 refuses to delete keeps its original and loses its copy (one of
+    them, never both, never none); the outcome becomes a failure.
+    """
+    keys = list(pending)
+    client = _client(storage)
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        try:
+            answer = retry.call(
+                client.delete_objects,
+                Bucket=storage.bucket_name,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            refused = {error["Key"]: error.get("Code", "?") for error in answer.get("Errors", ())}
+        except (ClientError, BotoCoreError) as exc:
+            refused = {key: retry.describe(exc) for key in batch}
+        for key, code in refused.items():
+            outcome, new_name = pending[key]
+            if not new_name.endswith("/"):
+                _remove_quietly(storage, new_name)
+            outcome.error = _("the original could not be deleted (%(code)s); nothing moved") % {
+                "code": code
+            }
+
+
+def _after_removal(storage: str, outcomes: list[Outcome]) -> None:
+    """What every removed original needs: its thumbnails dropped, its links revoked."""
+    links = optional_module("mediahub.links") if storage == "private" else None
+    for outcome in outcomes:
+        if outcome.error or outcome.name.endswith("/"):
+            continue
+        if is_image_type(guess_type(outcome.name)):
+            drop_thumbnails(storage, outcome.name)
+        if links is not None:
+            try:
+                links.revoke_all(outcome.name, storage=storage)
+            except Exception:
+                logger.warning("Could not revoke the links of %r.", outcome.name, exc_info=True)
+
+
+def move_objects(
+    storage: str, items: list[dict], *, base: str, target: str, threads: int = 8
+) -> list[Outcome]:
+    """Move one chunk of objects to folder ``target`` (see :func:`moved_name`).
+
+    Copies (server-side, ``threads`` at a time) and verifies each, then deletes
+    the originals of the verified copies in one request per 1,000. Never
+    overwrites an object that is not a copy of the one moved.
+    """
+    validate_folder(target)
+    st = get_storage(storage)
+    if isinstance(st, MediaS3Storage):
+
+        def one(item: dict) -> tuple[Outcome, str | None, str]:
+            new_name = (
+                target if item.get("marker") else moved_name(item["name"], base=base, target=target)
+            )
+            outcome, source_key = _move_one_s3(st, item, new_name)
+            return outcome, source_key, new_name
+
+        results = _pool_map(one, items, threads)
+        pending = {key: (outcome, new) for outcome, key, new in results if key}
+        _delete_sources(st, pending)
+        outcomes = [outcome for outcome, _key, _new in results]
+    else:
+        outcomes = [_move_one_local(storage, item, base, target) for item in items]
+    _after_removal(storage, outcomes)
+    return outcomes
+
+
+def _move_one_local(storage: str, item: dict, base: str, target: str) -> Outcome:
+    name = item["name"]
+    try:
+        if item.get("raw"):
+            raise LibraryError(_("mediahub refuses this name; rename it first."))
+        new_name = moved_name(name, base=base, target=target)
+        st = get_storage(storage)
+        source_there, target_there = _exists(st, name), _exists(st, new_name)
+        if not source_there:
+            if target_there:
+                return Outcome(name, st.size(new_name))
+            raise FileNotFoundError(name)
+        source = st.stat(name) if hasattr(st, "stat") else FileEntry(name, st.size(name))
+        if target_there:
+            raise LibraryError(
+                _("%(name)s exists already; nothing was overwritten.") % {"name": new_name}
+            )
+        _copy_verified(st, source, st, new_name)
+        _delete_original(st, name, st, new_name)
+        return Outcome(name, source.size)
+    except Exception as exc:
+        return Outcome(name, item.get("size") or 0, _describe(exc))
+
+
+def delete_objects(storage: str, items: list[dict], *, threads: int = 8) -> list[Outcome]:
+    """Delete one chunk of objects (an object already gone counts as deleted)."""
+    st = get_storage(storage)
+    outcomes = [Outcome(item["name"], item.get("size") or 0) for item in items]
+    if isinstance(st, MediaS3Storage):
+        keys: dict[str, Outcome] = {}
+        for item, outcome in zip(items, outcomes, strict=True):
+            try:
+                if item.get("marker"):
+                    keys[st._folder_key(item["name"])] = outcome
+                elif item.get("raw"):  # a raw key from the listing: delete it as it is
+                    keys[st._folder_key("") + item["name"]] = outcome
+                else:
+                    keys[st._key(item["name"])] = outcome
+            except Exception as exc:
+                outcome.error = _describe(exc)
+        batch = list(keys)
+        for start in range(0, len(batch), 1000):
+            part = batch[start : start + 1000]
+            try:
+                answer = retry.call(
+                    _client(st).delete_objects,
+                    Bucket=st.bucket_name,
+                    Delete={"Objects": [{"Key": key} for key in part], "Quiet": True},
+                )
+                for error in answer.get("Errors", ()):
+                    keys[error["Key"]].error = error.get("Code", "?")
+            except (ClientError, BotoCoreError) as exc:
+                for key in part:
+                    keys[key].error = retry.describe(exc)
+    else:
+        for item, outcome in zip(items, outcomes, strict=True):
+            try:
+                if item.get("raw"):
+                    raise LibraryError(_("mediahub refuses this name; rename it first."))
+                validate_name(item["name"])
+                st.delete(item["name"])
+            except Exception as exc:
+                outcome.error = _describe(exc)
+    _after_removal(storage, outcomes)
+    return outcomes
+
+
+def remove_empty_folders(storage: str, path: str) -> None:
+    """After a job emptied folder ``path`` of a local storage: remove its directories."""
+    st = get_storage(storage)
+    if path and not isinstance(st, MediaS3Storage):
+        _remove_directories(st, path)
+
+
+def publish_objects(storage: str, items: list[dict], *, threads: int = 8) -> list[Outcome]:
+    """Move one chunk of objects to the other storage (same names): copy, verify, delete.
+
+    As :func:`change_visibility`, one object at a time on ``threads`` threads;
+    an object already in the other storage and matching its original (a worker
+    died between copy and delete) only loses its original.
+    """
+    destination = other_storage(storage)
+    source_storage, target_storage = get_storage(storage), get_storage(destination)
+
+    def one(item: dict) -> Outcome:
+        name = item["name"]
+        try:
+            if item.get("marker"):
+                return Outcome(name)
+            if item.get("raw"):
+                raise LibraryError(_("mediahub refuses this name; rename it first."))
+            validate_name(name)
+            try:
+                source = source_storage.stat(name)
+            except FileNotFoundError:
+                if _exists(target_storage, name):  # published before a worker died
+                    return Outcome(name, item.get("size") or 0)
+                raise
+            if _exists(target_storage, name):
+                copied = target_storage.stat(name)
+                if not _verify(source, copied, (source_storage, target_storage)):
+                    raise LibraryError(
+                        _("A file named %(name)s exists already in the %(storage)s storage.")
+                        % {"name": name, "storage": destination}
+                    )
+            else:
+                params = _publish_params(source_storage, name, destination)
+                _copy_verified(source_storage, source, target_storage, name, params=params)
+            _delete_original(source_storage, name, target_storage, name)
+            return Outcome(name, source.size)
+        except Exception as exc:
+            return Outcome(name, item.get("size") or 0, _describe(exc))
+
+    outcomes = _pool_map(one, items, threads)
+    _after_removal(storage, outcomes)
+    return outcomes
+
+
+def _publish_params(source_storage: Storage, name: str, destination: str) -> dict | None:
+    """Headers a copy to ``destination`` needs (HTML/SVG/XML made public: attachment)."""
+    if destination == "public" and is_active_content(name, _stored_type(source_storage, name)):
+        if app_settings.ACTIVE_CONTENT == "refuse":
+            raise LibraryError(
+                _("%(name)s is HTML, SVG or XML, which the public storage refuses.")
+                % {"name": name}
+            )
+        return {"ContentType": guess_type(name), "ContentDisposition": "attachment"}
+    return None
