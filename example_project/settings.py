@@ -1,9 +1,15 @@
-"""Settings of mediahub's example project.
+"""Settings of mediahub's example project, in the shape of a production site.
 
-Storages come from two DSNs in the environment (local folders when unset):
+Everything that differs between deployments comes from the environment (twelve-factor);
+with nothing set it runs locally on folders under ``var/`` with ``DEBUG`` off:
 
+    DJANGO_SECRET_KEY=...                 DJANGO_DEBUG=1 (development only)
+    DJANGO_ALLOWED_HOSTS=www.example.com  DJANGO_CSRF_TRUSTED_ORIGINS=https://www.example.com
     DEFAULT_STORAGE_DSN=s3://KEY:SECRET@my-public.s3.eu-west-1.amazonaws.com
     PRIVATE_STORAGE_DSN=s3://KEY:SECRET@my-private.s3.eu-west-1.amazonaws.com
+    DATABASE_URL=postgres://user:password@db:5432/site
+    STATIC_STORAGE_DSN=s3://KEY:SECRET@my-public.s3.eu-west-1.amazonaws.com/static
+        (optional: static files in the public bucket instead of WhiteNoise)
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ if FILER_INSTALLED:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files under gunicorn (or any WSGI server): compressed, hashed, cached forever.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,8 +107,17 @@ STORAGES = {
     "default": dsn.parse(DEFAULT_STORAGE_DSN),
     "private": dsn.parse(PRIVATE_STORAGE_DSN, visibility="private"),
     "easy_thumbnails": dsn.parse(DEFAULT_STORAGE_DSN),
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # WhiteNoise serves the output of `collectstatic` with hashed names, gzip and brotli.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+if os.environ.get("STATIC_STORAGE_DSN"):
+    # The alternative: `collectstatic` uploads static files to the public bucket (or a
+    # CDN in front of it) and pages link there; WhiteNoise then has nothing to serve.
+    STORAGES["staticfiles"] = dsn.parse(os.environ["STATIC_STORAGE_DSN"])
+# In development (DJANGO_DEBUG=1) WhiteNoise serves straight from the apps' folders,
+# so `runserver` needs no collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 THUMBNAIL_CACHE_DIMENSIONS = True
 
 if FILER_INSTALLED:

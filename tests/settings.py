@@ -19,6 +19,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEBUG = False
+# The suite serves no static files; WhiteNoise would warn that STATIC_ROOT (filled by
+# collectstatic, which tests do not run) does not exist. tests/test_serve.py covers it.
+MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
 # Jobs run in the test's own thread (tests/test_jobs_workers.py starts real workers).
 TASKS = {
     "default": {

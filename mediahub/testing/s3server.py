@@ -232,3 +232,47 @@ def create_layout(
                 },
             )
     return layout
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mediahub.testing.s3server``: serve two buckets until Ctrl-C.
+
+    Prints the two DSNs as shell assignments (``DEFAULT_STORAGE_DSN=...``) first, so
+    another terminal can ``export`` them; the data lives in memory only.
+    """
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m mediahub.testing.s3server")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--public-bucket", default="media-public")
+    parser.add_argument("--private-bucket", default="media-private")
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="site origin allowed to load media and upload directly (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with MotoServer(port=args.port or None) as server:
+        layout = create_layout(
+            server.endpoint,
+            args.public_bucket,
+            args.private_bucket,
+            cors_origins=args.cors_origin
+            or ["http://127.0.0.1:8000", "http://localhost:8000"],
+        )
+        print(f"DEFAULT_STORAGE_DSN='{layout.public_dsn}'", flush=True)
+        print(f"PRIVATE_STORAGE_DSN='{layout.private_dsn}'", flush=True)
+        print(f"# S3 endpoint {server.endpoint}; Ctrl-C stops it.", file=sys.stderr, flush=True)
+        try:
+            while server.process and server.process.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
