@@ -57,6 +57,12 @@ DEFAULTS: dict[str, Any] = {
     "THUMBNAIL_MAX_SOURCE_SIZE": 100 * 1024**2,
     # Lifetime (s) of the signed URL of a private image's missing thumbnail.
     "THUMBNAIL_LINK_EXPIRY": 3600,
+    # Image decodes at once per process (each holds up to 4 bytes x THUMBNAIL_MAX_PIXELS).
+    "THUMBNAIL_MAX_DECODES": 1,
+    # Missing thumbnails one page may have made in-request; the rest go to workers.
+    "THUMBNAIL_REQUEST_BUDGET": 2,
+    # Seconds during which thumbnails.schedule() does not enqueue the same names again.
+    "THUMBNAIL_SCHEDULE_TTL": 300,
     # Operations (mediahub.retry): tries per S3 request on 500/503/timeouts, on top of
     # botocore's own retries, and the first backoff delay in seconds (doubles each try).
     "RETRY_ATTEMPTS": 4,

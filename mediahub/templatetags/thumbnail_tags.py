@@ -8,6 +8,12 @@
 ``value`` is a ``FieldFile`` (its own storage is used), an object name, or a
 listing entry (its ETag keeps the thumbnail fresh). Rendering never makes a
 storage request and never waits for a thumbnail to be made.
+
+One template render (a page) lets at most ``MEDIAHUB["THUMBNAIL_REQUEST_BUDGET"]``
+missing thumbnails be made in their own requests; the others are ``pending``
+(placeholder, made by a worker): mark them for ``mediahub/thumbnails.js``::
+
+    <img src="{{ thumb }}"{% if thumb.pending %} data-mediahub-thumbnail="pending"{% endif %}>
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from django import template
 from django.core.exceptions import SuspiciousFileOperation
 from django.db.models.fields.files import FieldFile
 
+from mediahub.conf import app_settings
 from mediahub.storage import alias_of, visibility_of
 from mediahub.thumbnails import Thumb, placeholder_url, thumbnail
 
@@ -26,8 +33,13 @@ register = template.Library()
 logger = logging.getLogger("mediahub.thumbnails")
 
 
-@register.simple_tag
+#: Key of a page's remaining in-request budget in the template's render context.
+BUDGET_KEY = "mediahub_thumbnail_budget"
+
+
+@register.simple_tag(takes_context=True)
 def media_thumbnail(
+    context,
     value: Any,
     *,
     storage: str | None = None,
@@ -47,8 +59,18 @@ def media_thumbnail(
         storage = storage or alias_of(value.storage) or visibility_of(value.storage)
     else:
         source = value
+    state = context.render_context
+    budget = state.get(BUDGET_KEY)
+    if budget is None:
+        budget = app_settings.THUMBNAIL_REQUEST_BUDGET
     try:
-        return thumbnail(source, storage=storage or "public", alias=alias, size=size, **options)
+        thumb = thumbnail(
+            source, storage=storage or "public", alias=alias, size=size, budget=budget, **options
+        )
     except SuspiciousFileOperation as error:
         logger.warning("No thumbnail for an unsafe object name: %s", error)
         return Thumb(placeholder_url(), ready=True, failed=True)
+    if not thumb.ready and not thumb.pending:
+        budget -= 1  # this one is made by its own request
+    state[BUDGET_KEY] = budget
+    return thumb

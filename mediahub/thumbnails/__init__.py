@@ -27,6 +27,7 @@ __all__ = [
     "delete_thumbnails",
     "placeholder_url",
     "preview_url",
+    "schedule",
     "thumbnail",
     "thumbnail_url",
     "thumbnails",
@@ -55,6 +56,11 @@ class Thumb:
     height: int | None = None
     ready: bool = False
     failed: bool = False
+    #: Over the page's in-request budget: ``url`` shows the placeholder (and has the
+    #: thumbnail made by a worker) until the thumbnail exists, then redirects to it.
+    #: Mark such ``<img>`` with ``data-mediahub-thumbnail="pending"`` and load
+    #: ``mediahub/thumbnails.js`` to swap the image in once it is ready.
+    pending: bool = False
 
     def __str__(self) -> str:
         return self.url
@@ -73,12 +79,18 @@ def thumbnails(
     storage: str = "public",
     alias: str | None = None,
     size: Any = None,
+    budget: int | None = None,
     **options: Any,
 ) -> list[Thumb]:
     """Thumbnails of many sources of one storage with one database query, no storage request.
 
     ``sources`` are names, :class:`SourceRef` or listing entries (anything with
     ``path``, ``etag`` and ``modified``, e.g. :class:`mediahub.storage.listing.FileEntry`).
+    Of the missing thumbnails, the first ``budget`` (default
+    ``MEDIAHUB["THUMBNAIL_REQUEST_BUDGET"]``) get a URL that makes them in its own
+    request; the others are :attr:`Thumb.pending`: their URL shows the placeholder
+    and hands the work to a worker (:func:`schedule`), then redirects to the
+    thumbnail once it exists.
     Raises ``ValueError`` for bad options, ``SuspiciousFileOperation`` for unsafe names,
     :class:`mediahub.storage.UnknownStorage` for an unknown storage.
     """
@@ -92,6 +104,10 @@ def thumbnails(
         validate_name(ref.name)
     rows = cache.rows_for(target, [ref.name for ref in refs])
     payload = naming.options_payload(spec_options)
+    if budget is None:
+        from mediahub.conf import app_settings
+
+        budget = app_settings.THUMBNAIL_REQUEST_BUDGET
     result = []
     for ref in refs:
         if target.is_thumbnail_name(ref.name):  # already a thumbnail: show it as it is
@@ -114,7 +130,11 @@ def thumbnails(
                 version,
                 private=target.visibility == "private",
             )
-            result.append(Thumb(url))
+            if budget > 0:
+                budget -= 1
+                result.append(Thumb(url))
+            else:
+                result.append(Thumb(url + tokens.PENDING_QUERY, pending=True))
     return result
 
 
@@ -126,12 +146,13 @@ def thumbnail(
     size: Any = None,
     source_etag: str | None = None,
     source_modified: datetime | None = None,
+    budget: int | None = None,
     **options: Any,
 ) -> Thumb:
     """The :class:`Thumb` of one source (see :func:`thumbnails`)."""
     if isinstance(name, str) and (source_etag or source_modified):
         name = SourceRef(name, source_etag, source_modified)
-    return thumbnails([name], storage=storage, alias=alias, size=size, **options)[0]
+    return thumbnails([name], storage=storage, alias=alias, size=size, budget=budget, **options)[0]
 
 
 def thumbnail_url(
@@ -195,6 +216,74 @@ def delete_thumbnails(name: str, *, storage: str) -> int:
         target.thumbnail_storage.delete(thumb_name)
     cache.forget(target, name)
     return len(names)
+
+
+#: Cache key prefix of :func:`schedule`'s "already enqueued" marks.
+SCHEDULE_KEY = "mediahub:thumbnails:scheduled:"
+
+
+def _schedule_key(storage: str, name: str, aliases: tuple[str, ...]) -> str:
+    import hashlib
+
+    text = "\0".join((storage, name, *aliases))
+    return SCHEDULE_KEY + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def schedule(storage: str, names: Iterable[str], *, aliases: Iterable[str] | None = None):
+    """Have workers make the thumbnails of ``names`` (new or changed images of ``storage``).
+
+    Enqueues one ``"thumbnails"`` job (:func:`mediahub.jobs.start`) for the names
+    that are image sources and were not scheduled in the last
+    ``MEDIAHUB["THUMBNAIL_SCHEDULE_TTL"]`` seconds (marks in Django's cache, set
+    atomically with ``cache.add``: with a shared cache, Redis or the database, two
+    instances never enqueue the same name twice). Returns the
+    :class:`~mediahub.models.Job`, or None when there was nothing new to enqueue.
+    Makes no storage request. With the immediate task backend the thumbnails are
+    made before this returns. Raises :class:`mediahub.storage.UnknownStorage` for
+    an unknown storage and ``SuspiciousFileOperation`` for an unsafe name.
+    """
+    import posixpath
+
+    from django.core.cache import cache
+
+    from mediahub.conf import app_settings
+    from mediahub.thumbnails.pregenerate import image_extensions
+    from mediahub.thumbnails.storages import resolve_target
+
+    target = resolve_target(storage)
+    extensions = image_extensions()
+    wanted = []
+    for name in dict.fromkeys(names):
+        validate_name(name)
+        if posixpath.splitext(name)[1].lower() in extensions and not target.is_thumbnail_name(name):
+            wanted.append(name)
+    alias_list = tuple(aliases) if aliases is not None else ()
+    ttl = app_settings.THUMBNAIL_SCHEDULE_TTL
+    keys = {name: _schedule_key(target.source_alias, name, alias_list) for name in wanted}
+    fresh = [name for name in wanted if cache.add(keys[name], 1, ttl)]
+    if not fresh:
+        return None
+    from mediahub import jobs
+
+    params: dict[str, Any] = {"names": fresh}
+    if alias_list:
+        params["aliases"] = list(alias_list)
+    try:
+        return jobs.start("thumbnails", storage=storage, params=params, user=None)
+    except BaseException:
+        cache.delete_many([keys[name] for name in fresh])  # not enqueued: may be asked again
+        raise
+
+
+def unschedule(storage: str, names: Iterable[str], *, aliases: Iterable[str] | None = None) -> None:
+    """Forget :func:`schedule`'s marks of ``names`` (a worker made them, or gave up)."""
+    from django.core.cache import cache
+
+    from mediahub.thumbnails.storages import resolve_target
+
+    alias = resolve_target(storage).source_alias
+    alias_list = tuple(aliases) if aliases is not None else ()
+    cache.delete_many([_schedule_key(alias, name, alias_list) for name in names])
 
 
 def _ref(source: Any) -> SourceRef:

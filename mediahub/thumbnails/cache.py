@@ -97,7 +97,16 @@ def find(target: Target, name: str, stem: str, version: str | None) -> Cached | 
     return pick(match(rows, stem), version)
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Entry:
+    """A thumbnail just written (``size`` None: the row of a source found unusable)."""
+
+    source_name: str
+    stem: str
+    name: str
+    size: tuple[int, int] | None
+
+
 def record(
     target: Target,
     source_name: str,
@@ -109,35 +118,106 @@ def record(
 
     The replaced rows are deleted; the caller deletes their objects.
     """
+    return record_many(target, [Entry(source_name, stem, thumbnail_name, size)])
+
+
+@transaction.atomic
+def record_many(target: Target, entries: Iterable[Entry]) -> list[str]:
+    """Remember many thumbnails in a handful of queries, whatever their number.
+
+    Returns the object names of the thumbnails they replace (other versions of
+    the same stems); their rows are deleted, the caller deletes the objects.
+    Concurrent recorders of the same names (two instances, two workers) converge:
+    rows are created with ``ignore_conflicts`` and read back.
+    """
+    entries = list({(entry.source_name, entry.name): entry for entry in entries}.values())
+    if not entries:
+        return []
     now = timezone.now()
-    source, _ = Source.objects.get_or_create(
-        storage_hash=target.source_hash,
-        name=naming.source_key(source_name),
-        defaults={"modified": now},
-    )
-    thumb, created = Thumbnail.objects.get_or_create(
-        storage_hash=target.thumbnail_hash,
-        name=thumbnail_name,
-        source=source,
-        defaults={"modified": now},
-    )
-    if not created:
-        Thumbnail.objects.filter(pk=thumb.pk).update(modified=now)
-    if size is not None:
-        ThumbnailDimensions.objects.update_or_create(
-            thumbnail=thumb, defaults={"width": size[0], "height": size[1]}
+    keys = list(dict.fromkeys(naming.source_key(entry.source_name) for entry in entries))
+    sources: dict[str, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        sources.update(_source_ids(target, keys[start : start + CHUNK], now))
+    rows: dict[tuple[int, str], int] = {}  # (source id, thumbnail name) -> thumbnail id
+    wanted = {(sources[naming.source_key(e.source_name)], e.name) for e in entries}
+    existing = _thumbnail_rows(target, list(sources.values()))
+    stored = {(source, name) for _pk, source, name in existing}
+    missing = [
+        Thumbnail(storage_hash=target.thumbnail_hash, name=name, source_id=source, modified=now)
+        for source, name in wanted
+        if (source, name) not in stored
+    ]
+    if missing:
+        Thumbnail.objects.bulk_create(missing, ignore_conflicts=True, batch_size=CHUNK)
+        existing = _thumbnail_rows(target, list(sources.values()))
+    for pk, source, name in existing:
+        rows[(source, name)] = pk
+    touched = [rows[key] for key in wanted]
+    for start in range(0, len(touched), CHUNK):
+        Thumbnail.objects.filter(pk__in=touched[start : start + CHUNK]).update(modified=now)
+    sized = {
+        rows[(sources[naming.source_key(e.source_name)], e.name)]: e.size
+        for e in entries
+        if e.size is not None
+    }
+    have = set(
+        ThumbnailDimensions.objects.filter(thumbnail_id__in=list(sized)).values_list(
+            "thumbnail_id", flat=True
         )
+    )
+    ThumbnailDimensions.objects.bulk_create(
+        [
+            ThumbnailDimensions(thumbnail_id=pk, width=size[0], height=size[1])
+            for pk, size in sized.items()
+            if pk not in have
+        ],
+        ignore_conflicts=True,
+        batch_size=CHUNK,
+    )
+    # Other versions of the same stems are replaced.
+    stems: dict[int, set[str]] = {}
+    for entry in entries:
+        stems.setdefault(sources[naming.source_key(entry.source_name)], set()).add(entry.stem)
     older = [
         (pk, name)
-        for pk, name in Thumbnail.objects.filter(
-            storage_hash=target.thumbnail_hash, source=source, name__startswith=stem
-        )
-        .exclude(pk=thumb.pk)
-        .values_list("pk", "name")
-        if naming.split_name(stem, name)
+        for pk, source, name in existing
+        if (source, name) not in wanted
+        and any(naming.split_name(stem, name) for stem in stems.get(source, ()))
     ]
-    Thumbnail.objects.filter(pk__in=[pk for pk, _name in older]).delete()
+    for start in range(0, len(older), CHUNK):
+        Thumbnail.objects.filter(pk__in=[pk for pk, _ in older[start : start + CHUNK]]).delete()
     return [name for _pk, name in older if not name.endswith("." + naming.FAILED_EXTENSION)]
+
+
+def _source_ids(target: Target, keys: list[str], now: datetime) -> dict[str, int]:
+    def read() -> dict[str, int]:
+        return dict(
+            Source.objects.filter(storage_hash=target.source_hash, name__in=keys).values_list(
+                "name", "pk"
+            )
+        )
+
+    found = read()
+    if len(found) < len(keys):
+        Source.objects.bulk_create(
+            [
+                Source(storage_hash=target.source_hash, name=key, modified=now)
+                for key in keys
+                if key not in found
+            ],
+            ignore_conflicts=True,
+        )
+        found = read()
+    return found
+
+
+def _thumbnail_rows(target: Target, source_ids: list[int]) -> list[tuple[int, int, str]]:
+    rows: list[tuple[int, int, str]] = []
+    for start in range(0, len(source_ids), CHUNK):
+        rows += Thumbnail.objects.filter(
+            storage_hash=target.thumbnail_hash, source_id__in=source_ids[start : start + CHUNK]
+        ).values_list("pk", "source_id", "name")
+    return rows
 
 
 def _rows_of(target: Target, source_name: str):

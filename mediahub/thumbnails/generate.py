@@ -25,11 +25,13 @@ runs it in worker threads); :func:`save` records the result in the cache.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,6 +89,10 @@ class Job:
     specs: Sequence[Spec]
     #: Version the caller expects (from a listing), or None.
     version: str | None = None
+    #: Overwrite a thumbnail already stored under the same name (``--force``).
+    replace: bool = False
+    #: Longest wait (s) for a decode slot, None: as long as it takes (workers).
+    wait: float | None = None
 
 
 @dataclass
@@ -271,28 +277,85 @@ def check_scaling(image: Image.Image, size: Sequence[int] | None, **options: Any
         )
 
 
+def target_scale(image_size: Sequence[int], size: Sequence[int] | None, **options: Any) -> float:
+    """The factor easy-thumbnails' ``scale_and_crop`` will scale an image of ``image_size`` by."""
+    source_x, source_y = image_size
+    if not size or not source_x or not source_y:
+        return 1.0
+    target_x, target_y = (int(value) for value in size)
+    ratios = (
+        target_x / source_x if target_x else 0.0,
+        target_y / source_y if target_y else 0.0,
+    )
+    if options.get("crop") or not target_x or not target_y:
+        scale = max(ratios)
+    else:
+        scale = min(ratios)
+    zoom = options.get("zoom")
+    if zoom:
+        scale *= (100 + int(zoom)) / 100.0
+    return scale or 1.0
+
+
+#: Decode and ``reduce`` no further than this many times the size the resampling
+#: needs (Pillow's own ``thumbnail()`` uses 2: the final LANCZOS pass keeps its quality).
+REDUCING_GAP = 2.0
+
+
+def _needed(image: Image.Image, scale: float) -> tuple[int, int]:
+    width, height = image.size
+    return max(1, math.ceil(width * scale * REDUCING_GAP)), max(
+        1, math.ceil(height * scale * REDUCING_GAP)
+    )
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """``image`` shrunk ``factor`` times by a box filter (palette images as RGB(A) first)."""
+    info = image.info
+    if image.mode in ("P", "1"):
+        # easy-thumbnails' colorspace converts these anyway, at full size, later.
+        transparent = image.mode == "P" and "transparency" in info
+        image = image.convert("RGBA" if transparent else "RGB" if image.mode == "P" else "L")
+    try:
+        reduced = image.reduce(factor)  # the full-size copy is freed with ``image``
+    except ValueError:  # a mode reduce() does not handle: LANCZOS does it all
+        return image
+    reduced.info = {key: value for key, value in info.items() if key != "transparency"}
+    return reduced
+
+
 def safe_source_image(source: Any, size: Sequence[int] | None = None, **options: Any):
-    """easy-thumbnails source generator: open, check and strictly decode the image.
+    """easy-thumbnails source generator: open, check and strictly decode the image, small.
 
     ``source`` is the thumbnailer, whose ``file`` is the downloaded temp file.
+    Memory stays near one decoded copy of the source: a JPEG is decoded at the
+    smallest DCT scale (1/2 ... 1/8, ``draft``) that still gives ``REDUCING_GAP``
+    times the pixels the thumbnail needs, and any image is then ``reduce``-d by an
+    integer factor (a cheap box filter) before easy-thumbnails' LANCZOS resize, which
+    then works on a small image instead of the full one.
     """
     handle = source.file
     handle.seek(0)
     image = Image.open(handle)
     check_image(image)
-    if image.format == "JPEG" and size:
-        # Decode at 1/2, 1/4 or 1/8 scale when the thumbnail is that much smaller.
-        wanted = tuple(max(int(value) * 2, 1) for value in size)
-        if wanted[0] and wanted[1]:
-            image.draft("RGB", wanted)
+    scale = target_scale(image.size, size, **options)
+    if image.format == "JPEG" and scale < 1.0 / REDUCING_GAP:
+        image.draft("RGB", _needed(image, scale))
     image.load()  # LOAD_TRUNCATED_IMAGES is off: truncated data raises OSError
-    image = exif_orientation(image)
     if getattr(image, "is_animated", False):
         # A thumbnail is the first frame. easy-thumbnails would convert every frame at
         # full size (a frame count bomb the per-frame pixel check cannot see) and then
         # fail to write the palette result as JPEG.
         image.seek(0)
         image = image.copy()
+    image = exif_orientation(image)
+    scale = target_scale(image.size, size, **options)  # of the drafted (and turned) image
+    if scale < 1.0 / REDUCING_GAP:
+        width, height = image.size
+        needed = _needed(image, scale)
+        factor = min(width // needed[0], height // needed[1])
+        if factor >= 2:
+            image = _reduce(image, factor)
     check_scaling(image, size, **options)  # on the image the processors will see
     return image
 
@@ -311,15 +374,52 @@ IMAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _make(thumbnailer, spec: Spec, target: Target) -> Made:
+class Busy(ThumbnailError):
+    """Every decode slot of this process stayed taken too long; try again later."""
+
+    transient = True
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def decode_slots() -> threading.BoundedSemaphore:
+    """The process-wide semaphore of ``MEDIAHUB["THUMBNAIL_MAX_DECODES"]`` image decodes.
+
+    One decode holds at most about one decoded copy of a source (``4 x
+    THUMBNAIL_MAX_PIXELS`` bytes for RGBA): the cap bounds a process's memory
+    however many requests or threads ask at once.
+    """
+    limit = max(1, int(app_settings.THUMBNAIL_MAX_DECODES))
+    with _slots_lock:
+        return _slots.setdefault(limit, threading.BoundedSemaphore(limit))
+
+
+@contextmanager
+def decode_slot(timeout: float | None = None) -> Iterator[None]:
+    """Hold one decode slot; :class:`Busy` when none frees up within ``timeout`` seconds."""
+    slots = decode_slots()
+    if not slots.acquire(timeout=-1 if timeout is None else timeout):
+        raise Busy("every thumbnail decode slot of this process is busy")
     try:
-        thumbnail = thumbnailer.generate_thumbnail(spec.options)
+        yield
+    finally:
+        slots.release()
+
+
+def _make(thumbnailer, spec: Spec, target: Target, job: Job) -> Made:
+    try:
+        with decode_slot(job.wait):
+            thumbnail = thumbnailer.generate_thumbnail(spec.options)
+    except Busy:
+        raise
     except ThumbnailError as error:
         return Made(spec, "", error=str(error))
     except IMAGE_ERRORS as error:
         return Made(spec, "", error=f"not a usable image ({type(error).__name__}: {error})")
     try:
-        name = write(target.thumbnail_storage, thumbnail.name, thumbnail.file)
+        name = write(target.thumbnail_storage, thumbnail.name, thumbnail.file, replace=job.replace)
     except (ClientError, BotoCoreError, OSError) as error:
         raise StorageUnavailable(
             f"writing {thumbnail.name!r} failed: {_describe(error)}"
@@ -367,28 +467,49 @@ def render(
             )
             thumbnailer.source_generators = [safe_source_image]
             for spec in job.specs:
-                result.made.append(_make(thumbnailer, spec, target))
+                result.made.append(_make(thumbnailer, spec, target, job))
     return result
 
 
 def save(result: Result) -> list[Made]:
     """Record ``result`` in the cache and delete the thumbnails it replaces."""
-    job, target = result.job, result.job.target
-    for made in result.made:
-        if made.error:
-            logger.warning(
-                "No thumbnail for %r in storage %r: %s.", job.name, target.source_alias, made.error
-            )
-            name = naming.thumbnail_name(made.spec.stem, result.version, naming.FAILED_EXTENSION)
-            cache.record(target, job.name, made.spec.stem, name, None)
-            continue
-        replaced = cache.record(target, job.name, made.spec.stem, made.name, made.size)
-        for old in replaced:
+    save_many([result])
+    return result.made
+
+
+def save_many(results: Sequence[Result]) -> None:
+    """Record many results (of one target) with a few queries; delete what they replace."""
+    by_target: dict[int, list[Result]] = {}
+    for result in results:
+        by_target.setdefault(id(result.job.target), []).append(result)
+    for group in by_target.values():
+        target = group[0].job.target
+        entries = []
+        for result in group:
+            job = result.job
+            for made in result.made:
+                if made.error:
+                    logger.warning(
+                        "No thumbnail for %r in storage %r: %s.",
+                        job.name,
+                        target.source_alias,
+                        made.error,
+                    )
+                    name = naming.thumbnail_name(
+                        made.spec.stem, result.version, naming.FAILED_EXTENSION
+                    )
+                    entries.append(cache.Entry(job.name, made.spec.stem, name, None))
+                else:
+                    entries.append(cache.Entry(job.name, made.spec.stem, made.name, made.size))
+        for old in cache.record_many(target, entries):
             try:
                 target.thumbnail_storage.delete(old)
             except Exception as error:  # an orphan object is harmless; say so and go on
                 logger.warning("Could not delete the old thumbnail %r: %s", old, _describe(error))
-    return result.made
+
+
+#: Longest wait (s) of a web request for a decode slot before it answers 503.
+REQUEST_DECODE_WAIT = 10.0
 
 
 def ensure(target: Target, name: str, spec: Spec, *, version: str | None = None) -> cache.Cached:
@@ -418,7 +539,7 @@ def _ensure(target: Target, name: str, spec: Spec, version: str | None) -> cache
         cached = cache.find(target, name, spec.stem, current) if current else None
         return [cached] if cached else None
 
-    result = render(Job(target, name, [spec], version), skip=skip)
+    result = render(Job(target, name, [spec], version, wait=REQUEST_DECODE_WAIT), skip=skip)
     if result.fresh:
         return result.fresh[0]
     save(result)

@@ -122,21 +122,39 @@ def resolve_target(storage: str = "public") -> Target:
     )
 
 
-def write(storage: Storage, name: str, content) -> str:
-    """Write a thumbnail at exactly ``name``, replacing what is there.
+def write(storage: Storage, name: str, content, *, replace: bool = False) -> str:
+    """Store a thumbnail at exactly ``name`` without ever breaking one already there.
 
-    mediahub's storages never overwrite (``file_overwrite=False``: a taken name gets
-    another one). A thumbnail is derived data whose name encodes its source version
-    and options, so whatever is at ``name`` is replaced: save, and if the storage
-    picked another name, delete the old object and save again.
+    A thumbnail's name encodes its source version and options, so whatever is
+    already at ``name`` is an equivalent image, typically written a moment ago by
+    another instance making the same missing thumbnail, and possibly being served
+    right now. The write is a create-if-absent (mediahub's storages answer a taken
+    name with another name, from S3's 412): when ``name`` is taken, the existing
+    object is kept and only our own copy is dropped, so there is no moment when
+    ``name`` is missing (deleting and re-uploading it gave clients 403/404).
+
+    ``replace=True`` (``--force``) overwrites in place: one PUT, which S3 applies
+    atomically (readers see the old or the new bytes, never nothing).
     """
+    if replace:
+        return _overwrite(storage, name, content)
     saved = storage.save(name, content)
-    if saved == name:
-        return name
-    storage.delete(saved)
-    storage.delete(name)
-    content.seek(0)
-    saved = storage.save(name, content)
-    if saved != name:  # another instance wrote it in between: theirs is equivalent
+    if saved != name:  # the name was taken: keep theirs, drop ours
+        storage.delete(saved)
+    return name
+
+
+def _overwrite(storage: Storage, name: str, content) -> str:
+    if getattr(storage, "file_overwrite", None) is False:
+        import copy
+
+        overwriting = copy.copy(storage)  # shares the connection; only this flag differs
+        overwriting.file_overwrite = True
+        saved = overwriting.save(name, content)
+    else:
+        if storage.exists(name):  # a local folder: no atomic replace to be had
+            storage.delete(name)
+        saved = storage.save(name, content)
+    if saved != name:  # pragma: no cover - an overwriting storage keeps the name
         storage.delete(saved)
     return name

@@ -24,6 +24,12 @@ from mediahub.conf import app_settings
 SALT = "mediahub.thumbnails.v1"
 
 
+#: Query string of an endpoint URL over a page's budget: show the placeholder and let
+#: a worker make the thumbnail (202) instead of making it in the request.
+PENDING_PARAM = "pending"
+PENDING_QUERY = f"?{PENDING_PARAM}=1"
+
+
 class ExpiredToken(Exception):
     """The token was valid but has expired."""
 

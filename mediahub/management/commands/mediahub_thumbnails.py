@@ -41,7 +41,11 @@ class Command(BaseCommand):
             help="Thumbnail alias to generate (repeatable; default: all configured aliases).",
         )
         parser.add_argument(
-            "--jobs", type=int, default=1, help="Thumbnails made in parallel (default 1)."
+            "--jobs",
+            type=int,
+            default=1,
+            help="Worker processes making thumbnails in parallel, one per core (default 1). "
+            "Each holds at most MEDIAHUB['THUMBNAIL_MAX_DECODES'] decoded images.",
         )
         parser.add_argument(
             "--force", action="store_true", help="Remake thumbnails even when they are fresh."
@@ -85,7 +89,7 @@ class Command(BaseCommand):
                 target,
                 entries,
                 aliases,
-                jobs=options["jobs"],
+                processes=options["jobs"],
                 force=options["force"],
                 dry_run=options["dry_run"],
                 progress=lambda done, total: progress.advance(),
