@@ -17,7 +17,10 @@ Forms (secrets percent-encoded, query parameters override defaults):
 
 Query parameters: ``region``, ``domain`` (custom/CDN domain, public only),
 ``acl`` (``public-read``, ``private`` or ``none``), ``expiry`` (seconds of
-presigned URLs, at most 7 days), ``addressing`` (``path`` or ``virtual``).
+presigned URLs, at most 7 days), ``addressing`` (``path`` or ``virtual``),
+``conditional_writes`` (``auto``, ``on`` or ``off``: see
+:mod:`mediahub.storage.conditional`), ``parallel_parts`` (parts of one large save
+in flight at once, 1 to 64).
 """
 
 from __future__ import annotations
@@ -47,7 +50,16 @@ _AWS_HOST = re.compile(
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
 _ACLS = {"public-read": "public-read", "private": "private", "none": None}
-_S3_PARAMS = {"region", "domain", "acl", "expiry", "addressing"}
+_S3_PARAMS = {
+    "region",
+    "domain",
+    "acl",
+    "expiry",
+    "addressing",
+    "conditional_writes",
+    "parallel_parts",
+}
+_CONDITIONAL_WRITES = ("auto", "on", "off")
 
 
 class DSNError(ImproperlyConfigured):
@@ -203,6 +215,15 @@ def _parse_s3_parts(rest: str, scheme: str, visibility: str) -> dict[str, Any]:
         options["default_acl"] = acl
     if "expiry" in params:
         options["querystring_expire"] = _expiry(params["expiry"])
+    if "conditional_writes" in params:
+        if params["conditional_writes"] not in _CONDITIONAL_WRITES:
+            raise _fail("conditional_writes", "must be 'auto', 'on' or 'off'")
+        options["conditional_writes"] = params["conditional_writes"]
+    if "parallel_parts" in params:
+        value = params["parallel_parts"]
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 64:
+            raise _fail("parallel_parts", "must be a number from 1 to 64")
+        options["parallel_parts"] = int(value)
     if "domain" in params:
         domain = params["domain"].lower()
         if visibility == "private":

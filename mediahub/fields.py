@@ -11,6 +11,12 @@ The storage is looked up by visibility every time it is used
 only the field class (and ``visibility`` for :class:`MediaFileField`), so changing
 ``STORAGES`` never creates a migration, and ``override_settings`` just works.
 
+Whatever the browser declares, the stored content type comes from the file's name,
+and HTML, SVG or XML uploaded to a public field is stored as an attachment, or refused
+with a form error when ``MEDIAHUB["ACTIVE_CONTENT"] = "refuse"`` (the storage's write
+path enforces it too: :mod:`mediahub.storage.content`). A name the storage picks after a
+collision still fits the field's ``max_length``.
+
 A private field's ``.url`` is a mediahub signed link (``mediahub.links.sign``):
 permission-checked, audited and revocable, never a public URL. The admin form
 widget shows the current file with its (signed) link, an image preview, upload,
@@ -102,7 +108,15 @@ class MediaFormField(forms.FileField):
             "The chosen file could not be verified (the choice expired or was not made in "
             "the media library). Choose it again."
         ),
+        "active_content": _(
+            "“%(name)s” is HTML, SVG or XML, which a browser could run as a page: public "
+            "files of this kind are refused. Upload it as a private file, or another format."
+        ),
     }
+
+    def __init__(self, *args: Any, visibility: str = "public", **kwargs: Any) -> None:
+        self.visibility = visibility
+        super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> Any:
         if isinstance(data, InvalidPick):
@@ -129,7 +143,19 @@ class MediaFormField(forms.FileField):
                     params={"max": self.max_length, "length": len(data)},
                 )
             return data
-        return super().clean(data, initial)
+        cleaned = super().clean(data, initial)
+        if self.visibility == "public" and hasattr(cleaned, "chunks"):
+            from mediahub.storage import content
+
+            try:
+                content.check_public_write(cleaned.name or "", *content.declared_type(cleaned))
+            except content.ActiveContentRefused:
+                raise ValidationError(
+                    self.error_messages["active_content"],
+                    code="active_content",
+                    params={"name": str(cleaned.name)[:200]},
+                ) from None
+        return cleaned
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         if isinstance(data, ExistingObject | RejectedObject):
@@ -199,6 +225,8 @@ class VisibilityMixin:
         if widget is None or widget in (AdminFileWidget, forms.ClearableFileInput):
             kwargs["widget"] = MediaFileWidget(visibility=self.visibility)
         kwargs.setdefault("form_class", self.form_class)
+        if issubclass(kwargs["form_class"], MediaFormField):
+            kwargs.setdefault("visibility", self.visibility)
         return super().formfield(**kwargs)
 
     def save_form_data(self, instance: models.Model, data: Any) -> None:

@@ -119,6 +119,7 @@ def s3(s3_server: S3Endpoint, settings) -> Iterator[S3Fixture]:
         secret_key=s3_server.secret_key,
         region=s3_server.region,
     )
+    _remember_conditional_writes(s3_server, layout)
     public = dsn.parse(layout.public_dsn)
     # Through pytest-django's ``settings`` rather than a nested override_settings: a test
     # that also sets ``settings.X`` then has both undone in the right order (a nested
@@ -131,6 +132,25 @@ def s3(s3_server: S3Endpoint, settings) -> Iterator[S3Fixture]:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     yield S3Fixture(endpoint=s3_server, layout=layout)
+
+
+_conditional_support: dict[str, object] = {}
+
+
+def _remember_conditional_writes(endpoint: S3Endpoint, layout: Layout) -> None:
+    """Probe the endpoint's conditional writes once per process, not for every test's buckets.
+
+    The storages' automatic probe (``mediahub.storage.conditional``) would otherwise run
+    in each test and add its requests to the test's request counts.
+    """
+    from mediahub.storage import conditional
+
+    if endpoint.url not in _conditional_support:
+        _conditional_support[endpoint.url] = conditional.probe_bucket(
+            layout.client(), layout.public_bucket
+        )
+    for bucket in (layout.public_bucket, layout.private_bucket):
+        conditional.remember(endpoint.url, bucket, _conditional_support[endpoint.url])
 
 
 @pytest.fixture

@@ -1,55 +1,39 @@
-"""What may be uploaded, and how it is stored (type, disposition), from ``MEDIAHUB``.
+"""What may be uploaded through the library, from ``MEDIAHUB``.
 
-The content type stored is guessed from the name, so what was checked is what
-S3 serves; HTML, SVG and XML in the public storage are stored as attachments
-(or refused, ``ACTIVE_CONTENT = "refuse"``) so a browser never runs them as a
-page of the bucket's origin.
+The library checks early, with messages for its users; the rule itself lives in
+the storages' write path (:mod:`mediahub.storage.content`), which every other path
+(model forms, filer, sync, copies) passes too: the content type stored comes from
+the name, so what was checked is what S3 serves, and HTML, SVG and XML in the
+public storage are stored as attachments (or refused, ``ACTIVE_CONTENT = "refuse"``)
+so a browser never runs them as a page of the bucket's origin.
 """
 
 from __future__ import annotations
 
-import copy
 import fnmatch
-import mimetypes
-import posixpath
 from dataclasses import dataclass
 
-from django.core.files.storage import Storage
 from django.utils.translation import gettext as _
 
 from mediahub.conf import app_settings
 from mediahub.library.errors import LibraryError
 from mediahub.names import join
-from mediahub.storage import get_storage
+from mediahub.storage import content, get_storage
+from mediahub.storage.content import ACTIVE_EXTENSIONS, ACTIVE_TYPES  # noqa: F401 - re-exported
 from mediahub.storage.s3 import MediaS3Storage
 
-#: Content types a browser may run as a page (script) when served inline.
-ACTIVE_TYPES = frozenset(
-    {
-        "text/html",
-        "application/xhtml+xml",
-        "image/svg+xml",
-        "text/xml",
-        "application/xml",
-        "text/xsl",
-        "application/xslt+xml",
-    }
-)
-ACTIVE_EXTENSIONS = frozenset(
-    {".html", ".htm", ".shtml", ".xhtml", ".svg", ".svgz", ".xml", ".xsl", ".xslt"}
-)
 #: Longest file name accepted from a form (one path segment, in characters).
 MAX_SEGMENT_CHARS = 255
 
 
 def guess_type(name: str) -> str:
     """The content type served for ``name`` (from its extension)."""
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return content.content_type_for(name)
 
 
 def is_image_type(content_type: str) -> bool:
     """Raster images get thumbnails (SVG is active content, not an image here)."""
-    return content_type.startswith("image/") and content_type not in ACTIVE_TYPES
+    return content_type.startswith("image/") and not content.is_active_type(content_type)
 
 
 @dataclass(frozen=True)
@@ -68,11 +52,12 @@ class UploadPolicy:
 
 
 def is_active_content(name: str, *types: str | None) -> bool:
-    """True for files a browser may execute (HTML, SVG, XML) when served inline."""
-    extension = posixpath.splitext(name)[1].lower()
-    if extension in ACTIVE_EXTENSIONS:
-        return True
-    return any((t or "").split(";")[0].strip().lower() in ACTIVE_TYPES for t in types)
+    """True for files a browser may execute (HTML, SVG, XML) when served inline.
+
+    ``types`` (declared or stored) are parsed strictly: one that is not a single
+    valid media type (``text/plain, text/html``) counts as active.
+    """
+    return content.is_active(name, *types)
 
 
 def check_upload(
@@ -105,8 +90,8 @@ def check_upload(
             % {"name": filename, "type": content_type, "allowed": ", ".join(allowed)}
         )
     disposition = None
-    if storage == "public" and is_active_content(name, content_type, declared_type):
-        if app_settings.ACTIVE_CONTENT == "refuse":
+    if is_active_content(name, content_type, declared_type):
+        if storage == "public" and content.active_content_mode() == "refuse":
             raise LibraryError(
                 _(
                     "%(name)s is HTML, SVG or XML, which the public storage refuses "
@@ -116,18 +101,6 @@ def check_upload(
             )
         disposition = "attachment"
     return UploadPolicy(name=name, content_type=content_type, content_disposition=disposition)
-
-
-def with_object_parameters(storage: Storage, params: dict[str, str]) -> Storage:
-    """A copy of an S3 storage writing ``params`` on every object (other storages: as is)."""
-    if not isinstance(storage, MediaS3Storage):
-        return storage
-    clone = copy.copy(storage)
-    # copy() drops the (thread-local) boto3 connections; reuse them instead of
-    # building a new client for every upload.
-    clone._connections = storage._connections
-    clone.object_parameters = {**storage.object_parameters, **params}
-    return clone
 
 
 def save_upload(storage: str, path: str, uploaded) -> str:
@@ -147,5 +120,5 @@ def save_upload(storage: str, path: str, uploaded) -> str:
             )
             % {"name": uploaded.name, "limit": app_settings.DIRECT_UPLOAD_THRESHOLD}
         )
-    writer = with_object_parameters(target, policy.object_parameters())
-    return writer.save(policy.name, uploaded)
+    # The storage writes the type and disposition from the name (policy.object_parameters()).
+    return target.save(policy.name, uploaded)

@@ -33,7 +33,7 @@ from mediahub.conf import app_settings
 from mediahub.library.errors import LibraryError
 from mediahub.library.policy import check_upload
 from mediahub.storage import get_storage
-from mediahub.storage.s3 import MAX_NAME_ATTEMPTS, MediaS3Storage, _is_precondition_failed
+from mediahub.storage.s3 import MAX_NAME_ATTEMPTS, MediaS3Storage, is_precondition_failed
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ def start(
     target = _s3_storage(storage)
     name = _free_name(target, policy.name)
     key = target._key(name)
+    # The Content-Type and Content-Disposition are fixed here, by the server, from the
+    # name (the storage's write path: mediahub.storage.content); the browser only
+    # sends the parts' bytes.
     params = {**target._get_write_parameters(key), **policy.object_parameters()}
     params.pop("ContentEncoding", None)
     answer = target.connection.meta.client.create_multipart_upload(
@@ -256,7 +259,7 @@ def complete(upload: DirectUpload, parts: Any) -> str:
         )
     except ClientError as error:
         abort(upload)
-        if _is_precondition_failed(error):
+        if is_precondition_failed(error):
             raise LibraryError(
                 _(
                     "%(name)s was created by someone else meanwhile; upload the file again "

@@ -18,6 +18,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.deconstruct import deconstructible
 
 from mediahub.names import validate_name
+from mediahub.storage.content import ActiveContentMixin
 from mediahub.storage.listing import (
     FileEntry,
     FolderEntry,
@@ -25,10 +26,15 @@ from mediahub.storage.listing import (
     check_listing_args,
     page_from_sorted,
 )
+from mediahub.storage.validation import SaveMaxLengthMixin, save_max_length
 
 
-class LocalListingMixin:
-    """``list_folder``, ``stat`` and ``copy`` for a FileSystemStorage."""
+class LocalListingMixin(ActiveContentMixin, SaveMaxLengthMixin):
+    """``list_folder``, ``stat`` and ``copy`` for a FileSystemStorage.
+
+    Active content (HTML, SVG...) is refused by the public one when
+    ``ACTIVE_CONTENT = "refuse"``; a name picked after a collision keeps ``max_length``.
+    """
 
     visibility = "public"
 
@@ -47,6 +53,9 @@ class LocalListingMixin:
 
     def get_available_name(self, name, max_length=None):
         validate_name(name)
+        # FileSystemStorage._save() asks again without max_length after a collision.
+        if max_length is None:
+            max_length = save_max_length()
         return super().get_available_name(name, max_length)
 
     def list_folder(
@@ -89,6 +98,7 @@ class LocalListingMixin:
         """Copy ``source_name`` of ``source`` (default: this storage) to ``target_name``."""
         source = self if source is None else source
         validate_name(source_name)
+        self.check_write(target_name)
         target = self.path(target_name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with source.open(source_name, "rb") as src, open(target, "wb") as dst:

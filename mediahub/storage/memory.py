@@ -6,6 +6,7 @@ from django.core.files.storage import InMemoryStorage, Storage
 from django.utils.deconstruct import deconstructible
 
 from mediahub.names import validate_name
+from mediahub.storage.content import ActiveContentMixin
 from mediahub.storage.listing import (
     FileEntry,
     FolderEntry,
@@ -16,7 +17,7 @@ from mediahub.storage.listing import (
 from mediahub.storage.validation import ValidatedNamesMixin
 
 
-class MemoryListingMixin(ValidatedNamesMixin):
+class MemoryListingMixin(ActiveContentMixin, ValidatedNamesMixin):
     visibility = "public"
 
     def list_folder(
@@ -49,6 +50,7 @@ class MemoryListingMixin(ValidatedNamesMixin):
         source = self if source is None else source
         validate_name(source_name)
         validate_name(target_name)
+        self.check_write(target_name)
         if self.exists(target_name):
             self.delete(target_name)
         with source.open(source_name, "rb") as handle:

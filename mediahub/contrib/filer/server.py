@@ -31,6 +31,7 @@ from filer.server.backends.base import ServerBase
 from mediahub.contrib.filer.storage import MediahubFilerStorage, resolve
 from mediahub.http import content_disposition
 from mediahub.storage import UnknownStorage, alias_of, resolve_alias
+from mediahub.storage.content import safe_inline
 from mediahub.storage.s3 import check_expiry
 
 logger = logging.getLogger("mediahub.contrib.filer")
@@ -110,6 +111,7 @@ class SignedRedirectServer(ServerBase):
                 _record(request, alias, key, "redirected")
             return _no_store(HttpResponseRedirect(url))
         response = FileResponse(target.open(key, "rb"), content_type=content_type)
+        inline = safe_inline(key, inline, content_type) and safe_inline(filename, inline)
         response["Content-Disposition"] = content_disposition(filename, inline=inline)
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'"
