@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -140,6 +141,8 @@ class _Auditor:
     def run(self, sample: int, rng: random.Random) -> None:
         self.check_block_public_access()
         self.check_policy()
+        self.check_lifecycle()
+        self.check_incomplete_uploads()
         objects = list(iter_objects(self.storage))
         self.report.objects = len(objects)
         objects = self.check_placement(objects)
@@ -237,6 +240,60 @@ class _Auditor:
                     f"{base_prefix(self.storage)}* and allowed public policies"
                 )
         return grants
+
+    def check_lifecycle(self) -> None:
+        """A lifecycle rule must abort incomplete multipart uploads; ``--fix`` merges one in."""
+        try:
+            rules = bucket.lifecycle_rules(self.storage)
+        except bucket.NotSupported as error:
+            self.report.notes.append(f"lifecycle rules: not supported ({error})")
+            return
+        if bucket.abort_rule(rules, self.storage) is not None:
+            return
+        finding = self.report.add(
+            "lifecycle",
+            self.storage.bucket_name,
+            "no lifecycle rule aborts incomplete multipart uploads (billed until aborted)",
+            WARNING,
+        )
+        if not self.fix:
+            finding.change = "not changed: run with --fix to add one"
+            return
+        days = max(1, bucket.INCOMPLETE_UPLOAD_DAYS)
+        bucket.add_abort_rule(self.storage, days)
+        finding.fixed = True
+        finding.change = (
+            f"added lifecycle rule {bucket.abort_rule_for(self.storage, days)['ID']} "
+            f"(aborts after {days} day(s); the {len(rules)} other rule(s) kept)"
+        )
+
+    def check_incomplete_uploads(self) -> None:
+        """Multipart uploads left open for more than a day; ``--fix`` aborts them."""
+        days = bucket.INCOMPLETE_UPLOAD_DAYS
+        cutoff = datetime.now(tz=UTC) - timedelta(days=days)
+        try:
+            uploads = bucket.open_uploads(self.storage, older_than=cutoff)
+        except bucket.NotSupported as error:
+            self.report.notes.append(f"multipart uploads: not listed ({error})")
+            return
+        for upload in uploads:
+            size = "" if upload.size is None else f", {upload.size / 1024**2:.1f} MiB"
+            finding = self.report.add(
+                "incomplete-upload",
+                upload.key,
+                f"multipart upload open for more than {days} day(s){size}",
+                WARNING,
+            )
+            if not self.fix:
+                finding.change = "not changed: run with --fix to abort it"
+                continue
+            try:
+                bucket.abort_upload(self.storage, upload)
+            except Exception as error:
+                finding.change = "could not abort: " + retry.describe(error)
+                continue
+            finding.fixed = True
+            finding.change = "aborted"
 
     def _dormant_private_grants(self, document: dict | None) -> list[bucket.PolicyGrant]:
         """Statements of a shared bucket's policy that let anyone read the private storage."""

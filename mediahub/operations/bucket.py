@@ -42,6 +42,7 @@ _MISSING = {
     "NoSuchBucketPolicy",
     "NoSuchCORSConfiguration",
     "OwnershipControlsNotFoundError",
+    "NoSuchLifecycleConfiguration",
 }
 #: Error codes saying the provider does not implement the request.
 UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "UnsupportedOperation", "501"}
@@ -285,3 +286,176 @@ def put_cors_rules(storage: Storage, rules: list[dict[str, Any]]) -> None:
         )
     else:
         retry.call(s3.delete_bucket_cors, Bucket=storage.bucket_name)
+
+
+# -- lifecycle: incomplete multipart uploads ---------------------------------------------------
+#: ID of the lifecycle rule mediahub adds (per storage prefix).
+ABORT_RULE_ID = "mediahub-abort-incomplete-uploads"
+#: Days after which an incomplete multipart upload is left behind (longer than any
+#: direct upload session, MEDIAHUB["DIRECT_UPLOAD_EXPIRY"]): the doctor reports older
+#: ones, and mediahub's lifecycle rule aborts them.
+INCOMPLETE_UPLOAD_DAYS = 1
+
+
+def lifecycle_rules(storage: Storage) -> list[dict[str, Any]]:
+    """The bucket's lifecycle rules (``[]`` when it has none)."""
+    answer = _read(storage, "get_bucket_lifecycle_configuration")
+    return list((answer or {}).get("Rules", []))
+
+
+def _rule_prefix(rule: dict[str, Any]) -> str | None:
+    """The key prefix a rule applies to; None when it also filters on tags or sizes."""
+    if "Filter" not in rule:
+        return str(rule.get("Prefix", "") or "")
+    condition = rule.get("Filter") or {}
+    if "And" in condition:
+        condition = condition["And"] or {}
+        if set(condition) - {"Prefix"}:
+            return None
+    elif set(condition) - {"Prefix"}:
+        return None
+    return str(condition.get("Prefix", "") or "")
+
+
+def abort_rule(rules: list[dict[str, Any]], storage: Storage) -> dict[str, Any] | None:
+    """An enabled rule that aborts incomplete multipart uploads under the storage's prefix."""
+    own = base_prefix(storage)
+    for rule in rules:
+        if rule.get("Status") != "Enabled" or not rule.get("AbortIncompleteMultipartUpload"):
+            continue
+        prefix = _rule_prefix(rule)
+        if prefix is not None and own.startswith(prefix):
+            return rule
+    return None
+
+
+def abort_rule_for(storage: Storage, days: int) -> dict[str, Any]:
+    """The rule mediahub adds: abort uploads left incomplete ``days`` after they started."""
+    prefix = base_prefix(storage)
+    return {
+        "ID": ABORT_RULE_ID + (f"-{prefix.rstrip('/')}" if prefix else ""),
+        "Status": "Enabled",
+        "Filter": {"Prefix": prefix},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
+
+
+def add_abort_rule(storage: Storage, days: int) -> bool:
+    """Add mediahub's rule to the bucket's lifecycle rules, keeping every other rule.
+
+    Idempotent: False (nothing written) when a rule already covers the storage.
+    """
+    rules = lifecycle_rules(storage)
+    if abort_rule(rules, storage) is not None:
+        return False
+    wanted = abort_rule_for(storage, days)
+    merged = [rule for rule in rules if rule.get("ID") != wanted["ID"]] + [wanted]
+    retry.call(
+        client(storage).put_bucket_lifecycle_configuration,
+        Bucket=storage.bucket_name,
+        LifecycleConfiguration={"Rules": merged},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    key: str
+    upload_id: str
+    initiated: Any  # datetime
+    size: int | None = None  # bytes of the parts uploaded (None: not measured)
+
+
+def open_uploads(
+    storage: Storage, *, older_than: Any = None, measure: int = 100
+) -> list[OpenUpload]:
+    """Multipart uploads under the storage's prefix started before ``older_than`` (a datetime).
+
+    The parts' sizes are added up for the first ``measure`` uploads (one ListParts each).
+    """
+    s3 = client(storage)
+    kwargs: dict[str, Any] = {"Bucket": storage.bucket_name, "Prefix": base_prefix(storage)}
+    found: list[OpenUpload] = []
+    while True:
+        answer = retry.call(s3.list_multipart_uploads, **kwargs)
+        for upload in answer.get("Uploads", ()):
+            initiated = upload.get("Initiated")
+            if older_than is not None and initiated is not None and initiated > older_than:
+                continue
+            found.append(OpenUpload(upload["Key"], upload["UploadId"], initiated))
+        if not answer.get("IsTruncated"):
+            break
+        kwargs["KeyMarker"] = answer.get("NextKeyMarker", "")
+        kwargs["UploadIdMarker"] = answer.get("NextUploadIdMarker", "")
+        if not kwargs["KeyMarker"] and not kwargs["UploadIdMarker"]:
+            break
+    measured = []
+    for index, upload in enumerate(found):
+        if index >= measure:
+            measured.append(upload)
+            continue
+        size = 0
+        part_kwargs: dict[str, Any] = {
+            "Bucket": storage.bucket_name,
+            "Key": upload.key,
+            "UploadId": upload.upload_id,
+        }
+        try:
+            while True:
+                parts = retry.call(s3.list_parts, **part_kwargs)
+                size += sum(part.get("Size", 0) for part in parts.get("Parts", ()))
+                if not parts.get("IsTruncated"):
+                    break
+                part_kwargs["PartNumberMarker"] = parts.get("NextPartNumberMarker", 0)
+        except ClientError:  # aborted or completed meanwhile
+            size = 0
+        measured.append(OpenUpload(upload.key, upload.upload_id, upload.initiated, size))
+    return measured
+
+
+def abort_upload(storage: Storage, upload: OpenUpload) -> None:
+    try:
+        retry.call(
+            client(storage).abort_multipart_upload,
+            Bucket=storage.bucket_name,
+            Key=upload.key,
+            UploadId=upload.upload_id,
+        )
+    except ClientError as error:
+        if retry.error_code(error) != "NoSuchUpload":  # finished meanwhile
+            raise
+
+
+# -- anonymous list and write ----------------------------------------------------------------
+def anonymously_listable(storage: Storage) -> bool:
+    """True when an unsigned ListObjectsV2 of the storage's prefix succeeds."""
+    s3 = anonymous_client(storage)
+
+    def probe() -> bool:
+        try:
+            s3.list_objects_v2(Bucket=storage.bucket_name, Prefix=base_prefix(storage), MaxKeys=1)
+        except ClientError as error:
+            if (retry.error_status(error) or 0) >= 500:
+                raise
+            return False
+        return True
+
+    return retry.call(probe)
+
+
+def anonymously_writable(storage: Storage, key: str) -> bool:
+    """True when an unsigned PutObject of ``key`` succeeds (the caller deletes the object)."""
+    s3 = anonymous_client(storage)
+
+    def probe() -> bool:
+        try:
+            s3.put_object(
+                Bucket=storage.bucket_name, Key=key, Body=b"mediahub doctor: anonymous write probe"
+            )
+        except ClientError as error:
+            if (retry.error_status(error) or 0) >= 500:
+                raise
+            return False
+        return True
+
+    return retry.call(probe)

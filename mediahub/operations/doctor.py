@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -121,7 +122,19 @@ class _Doctor:
     def run(self) -> None:
         if not self.reachable():
             return
-        for step in (self.region, self.probe, self.policy, self.block_public_access, self.cors):
+        steps = (
+            self.region,
+            self.probe,
+            self.anonymous_list,
+            self.anonymous_write,
+            self.policy,
+            self.block_public_access,
+            self.cors,
+            self.lifecycle,
+            self.incomplete_uploads,
+            self.conditional_writes,
+        )
+        for step in steps:
             try:
                 step()
             except Exception as error:  # one failing check must not hide the others
@@ -219,6 +232,110 @@ class _Doctor:
                 )
         finally:
             retry.call(s3.delete_object, Bucket=self.storage.bucket_name, Key=key)
+
+    def anonymous_list(self) -> None:
+        """An unsigned ListObjectsV2: nobody should enumerate the keys of either storage."""
+        if not bucket.anonymously_listable(self.storage):
+            self.health.add("anonymous list", OK, "refused, as it should be")
+        elif self.private:
+            self.health.add(
+                "anonymous list",
+                FAIL,
+                "a stranger can list the private storage's keys: remove s3:ListBucket for "
+                "Principal * from the bucket policy (and any public-read bucket ACL)",
+            )
+        else:
+            self.health.add(
+                "anonymous list",
+                WARNING,
+                "a stranger can list every key of the public storage (files linked nowhere "
+                "too): remove s3:ListBucket for Principal * unless you mean it",
+            )
+
+    def anonymous_write(self) -> None:
+        """An unsigned PutObject of a probe key (deleted again if it was accepted)."""
+        key = key_of(self.storage, f".mediahub-doctor/anonymous-{uuid.uuid4().hex}.txt")
+        if not bucket.anonymously_writable(self.storage, key):
+            self.health.add("anonymous write", OK, "refused, as it should be")
+            return
+        try:
+            retry.call(client(self.storage).delete_object, Bucket=self.storage.bucket_name, Key=key)
+            cleaned = "the probe object was deleted"
+        except Exception as error:
+            cleaned = f"delete the probe object {key!r} by hand ({retry.describe(error)})"
+        self.health.add(
+            "anonymous write",
+            FAIL,
+            "a stranger can write to the bucket: remove s3:PutObject for Principal * from the "
+            f"bucket policy and any public-read-write ACL; {cleaned}",
+        )
+
+    def lifecycle(self) -> None:
+        try:
+            rule = bucket.abort_rule(bucket.lifecycle_rules(self.storage), self.storage)
+        except bucket.NotSupported:
+            self.health.add("lifecycle", SKIP, "lifecycle rules not supported by this provider")
+            return
+        if rule is None:
+            self.health.add(
+                "lifecycle",
+                WARNING,
+                "no lifecycle rule aborts incomplete multipart uploads (left by killed "
+                "instances, billed until aborted): run mediahub_audit --fix",
+            )
+            return
+        days = (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation")
+        self.health.add(
+            "lifecycle",
+            OK,
+            f"rule {rule.get('ID') or '(no id)'!s} aborts incomplete uploads after {days} day(s)",
+        )
+
+    def incomplete_uploads(self) -> None:
+        days = bucket.INCOMPLETE_UPLOAD_DAYS
+        cutoff = datetime.fromtimestamp(self.clock(), tz=UTC) - timedelta(days=days)
+        try:
+            uploads = bucket.open_uploads(self.storage, older_than=cutoff)
+        except bucket.NotSupported:
+            self.health.add("incomplete uploads", SKIP, "not supported by this provider")
+            return
+        if not uploads:
+            self.health.add("incomplete uploads", OK, f"none older than {days} day(s)")
+            return
+        size = sum(upload.size or 0 for upload in uploads)
+        self.health.add(
+            "incomplete uploads",
+            WARNING,
+            f"{len(uploads)} multipart upload(s) open for more than {days} day(s) "
+            f"({size / 1024**2:.1f} MiB stored, billed until aborted): run mediahub_audit "
+            "--fix (aborts them and adds a lifecycle rule)",
+        )
+
+    def conditional_writes(self) -> None:
+        """The storage-write layer's probe: a second ``If-None-Match: *`` PUT must be refused."""
+        try:
+            from mediahub.storage import conditional
+        except ImportError:
+            self.health.add("conditional writes", SKIP, "mediahub.storage.conditional missing")
+            return
+        mode = getattr(self.storage, "conditional_writes", "auto")
+        support = conditional.probe(self.storage, refresh=True)
+        if support.put:
+            self.health.add("conditional writes", OK, support.detail or "honoured")
+        elif mode == "on":
+            self.health.add(
+                "conditional writes",
+                FAIL,
+                f"{support.detail}: with conditional_writes=on two saves of one name "
+                "overwrite each other; set conditional_writes=auto (or off)",
+            )
+        else:
+            self.health.add(
+                "conditional writes",
+                WARNING,
+                f"{support.detail}: saves check the name first (a HEAD before the write), "
+                "which leaves a short race window",
+            )
 
     def policy(self) -> None:
         if not self.private:
