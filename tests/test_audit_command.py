@@ -54,7 +54,7 @@ def test_public_read_object_is_found_fixed_and_second_fix_changes_nothing(s3):
 
     code, out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 0, out
-    assert "FIXED object-acl: docs/leak.pdf" in out and "set the object ACL to private" in out
+    assert "FIXED object-acl: docs/leak.pdf" in out and "removed 1 public grant(s)" in out
     assert s3.anonymous_get(s3.private_bucket, "docs/leak.pdf").status_code == 403
     assert (
         s3.client().get_object(Bucket=s3.private_bucket, Key="docs/leak.pdf")["Body"].read()

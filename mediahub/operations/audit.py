@@ -408,60 +408,91 @@ class _Auditor:
         s3 = client(self.storage)
         name = self.storage.bucket_name
 
-        def check(item: StoredObject) -> tuple[StoredObject, list[str] | str | None]:
-            """``(item, public grants)``; None: ACLs disabled; a string: unreadable ACL."""
+        def check(item: StoredObject) -> tuple[StoredObject, dict[str, Any] | str | None]:
+            """``(item, ACL)``; None: ACLs disabled; a string: unreadable ACL."""
             try:
                 acl = retry.call(s3.get_object_acl, Bucket=name, Key=item.key)
             except ClientError as error:
                 if retry.error_code(error) == "AccessControlListNotSupported":
                     return item, None
                 if retry.error_status(error) == 404:  # deleted meanwhile
-                    return item, []
+                    return item, {}
                 return item, retry.describe(error)
             except Exception as error:
                 return item, retry.describe(error)
             finally:
                 self.progress.advance()
-            return item, bucket.public_grants(acl)
+            return item, acl
 
         flagged: set[str] = set()
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             results = list(pool.map(check, objects))
         self.progress.close()
-        if any(grants is None for _item, grants in results):
+        if any(acl is None for _item, acl in results):
             self.report.acls = "not applicable"
             return flagged
         fixes = []
-        for item, grants in results:
-            if isinstance(grants, str):
+        for item, acl in results:
+            if isinstance(acl, str):
                 # Unknown: reported, and always probed anonymously below.
-                self.report.add("object-acl", item.name, "ACL unreadable: " + grants, WARNING)
+                self.report.add("object-acl", item.name, "ACL unreadable: " + acl, WARNING)
                 flagged.add(item.key)
-            elif self.private and grants:
+                continue
+            if not acl:  # deleted meanwhile
+                continue
+            grants = bucket.public_grants(acl)
+            if self.private and grants:
                 finding = self.report.add(
                     "object-acl", item.name, "ACL grants " + ", ".join(grants)
                 )
                 flagged.add(item.key)
-                fixes.append((item, finding, "private"))
+                fixes.append((item, finding, acl))
             elif not self.private and not any(g.startswith("AllUsers:") for g in grants):
                 finding = self.report.add(
                     "not-readable", item.name, "ACL does not grant AllUsers READ"
                 )
                 flagged.add(item.key)
-                fixes.append((item, finding, "public-read"))
+                fixes.append((item, finding, acl))
         if self.fix and fixes:
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
                 list(pool.map(lambda job: self._fix_acl(s3, *job), fixes))
         return flagged
 
-    def _fix_acl(self, s3, item: StoredObject, finding: Finding, acl: str) -> None:
+    def _fix_acl(self, s3, item: StoredObject, finding: Finding, acl: dict[str, Any]) -> None:
+        """Remove only the public grants (private) or add AllUsers READ (public); keep the rest.
+
+        Other grants (a CloudFront origin access identity, a log reader, a partner
+        account) are what the bucket's owner set on purpose: a canned ACL would drop them.
+        """
+        kept = len(bucket.other_grants(acl))
+        if self.private:
+            policy = bucket.acl_without_public_grants(acl)
+            removed = len(acl.get("Grants", ())) - len(policy["Grants"])
+            change = f"removed {removed} public grant(s) from the object ACL"
+            canned = "private"
+        else:
+            policy = bucket.acl_with_public_read(acl)
+            change = "added AllUsers READ to the object ACL"
+            canned = "public-read"
+        # Only the owner's grant besides the public ones: the canned ACL says the same
+        # (and is what every provider implements); otherwise the whole policy, to keep them.
+        arguments: dict[str, Any] = {"AccessControlPolicy": policy} if kept else {"ACL": canned}
+        if kept:
+            change += f"; {kept} other grant(s) kept"
+        name = self.storage.bucket_name
         try:
-            retry.call(s3.put_object_acl, Bucket=self.storage.bucket_name, Key=item.key, ACL=acl)
+            retry.call(s3.put_object_acl, Bucket=name, Key=item.key, **arguments)
+            after = retry.call(s3.get_object_acl, Bucket=name, Key=item.key)
         except Exception as error:
             finding.change = "could not fix: " + retry.describe(error)
             return
+        public = bucket.public_grants(after)
+        done = not public if self.private else "AllUsers:READ" in public
+        if not done or len(bucket.other_grants(after)) < kept:
+            finding.change = "could not fix: the provider did not apply the new ACL"
+            return
         finding.fixed = True
-        finding.change = f"set the object ACL to {acl}"
+        finding.change = change
 
     def probe(self, objects, flagged, sample, rng) -> None:
         """Anonymous GETs (after any fix) on the flagged objects and a random sample."""

@@ -238,6 +238,45 @@ def public_grants(acl: dict[str, Any]) -> list[str]:
     return found
 
 
+def _is_public_grant(grant: dict[str, Any]) -> bool:
+    return grant.get("Grantee", {}).get("URI", "") in PUBLIC_GRANTEES
+
+
+def _is_owner_grant(grant: dict[str, Any], owner: dict[str, Any]) -> bool:
+    grantee = grant.get("Grantee", {})
+    return bool(owner.get("ID")) and grantee.get("ID") == owner.get("ID")
+
+
+def other_grants(acl: dict[str, Any]) -> list[dict[str, Any]]:
+    """Grants to neither the public nor the owner (e.g. a CloudFront OAI canonical user)."""
+    owner = acl.get("Owner", {})
+    return [
+        grant
+        for grant in acl.get("Grants", ())
+        if not _is_public_grant(grant) and not _is_owner_grant(grant, owner)
+    ]
+
+
+def acl_without_public_grants(acl: dict[str, Any]) -> dict[str, Any]:
+    """The ``AccessControlPolicy`` of ``acl`` minus its AllUsers/AuthenticatedUsers grants."""
+    return {
+        "Owner": acl.get("Owner", {}),
+        "Grants": [grant for grant in acl.get("Grants", ()) if not _is_public_grant(grant)],
+    }
+
+
+def acl_with_public_read(acl: dict[str, Any]) -> dict[str, Any]:
+    """The ``AccessControlPolicy`` of ``acl`` plus AllUsers READ (other grants kept)."""
+    policy = acl_without_public_grants(acl)
+    policy["Grants"].append(
+        {
+            "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ",
+        }
+    )
+    return policy
+
+
 def storage_uses_acls(storage: Storage) -> bool:
     """True when the (public) storage makes objects readable with a ``public-read`` ACL."""
     acl = getattr(storage, "default_acl", None) or getattr(storage, "object_parameters", {}).get(
