@@ -69,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF": 0.5,
     # Commands: parallel S3 requests by default (--jobs).
     "OPERATIONS_JOBS": 8,
+    # mediahub_sync: folder of its state files (what was synced: size, mtime, ETag), so
+    # that unchanged files are skipped without reading them; None: the user's cache
+    # folder ($XDG_CACHE_HOME/mediahub/sync); "": no state (unchanged files are hashed).
+    "SYNC_STATE_DIR": None,
     # Jobs (mediahub.jobs): the TASKS alias their tasks are enqueued on.
     "TASK_BACKEND": "default",
     # Jobs: objects per chunk (the cursor is saved after each chunk).

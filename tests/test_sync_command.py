@@ -13,8 +13,19 @@ from django.core.management.base import CommandError
 from mediahub.operations import sync
 from mediahub.storage import get_storage
 
+# Replacing or deleting objects ends their signed links (mediahub.links: a database write).
+pytestmark = pytest.mark.django_db
+
 #: Above s3transfer's 8 MiB threshold: uploaded in two parts, ETag "md5-2".
 BIG = 9 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def sync_state(settings, tmp_path_factory):
+    """Each test keeps its sync state files in a folder of its own (not ~/.cache)."""
+    folder = tmp_path_factory.mktemp("sync-state")
+    settings.MEDIAHUB = {**getattr(settings, "MEDIAHUB", {}), "SYNC_STATE_DIR": str(folder)}
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -468,3 +479,262 @@ def test_push_delete_keeps_mediahubs_thumbnails_and_staging_folders(s3, tmp_path
 )
 def test_names_windows_would_store_elsewhere(name, unsafe):
     assert sync.windows_unsafe(name) is unsafe
+
+
+# -- no-change detection, --checksum, concurrency, start-up ------------------------------
+HOUR_AGO = 3600 * 10**9
+
+
+def age(root, nanoseconds: int = HOUR_AGO) -> None:
+    """Give every file under ``root`` an mtime in the past (out of the racy window)."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            mtime = path.stat().st_mtime_ns - nanoseconds
+            os.utime(path, ns=(mtime, mtime))
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Paths opened through ``open()`` while the test runs."""
+    import builtins
+
+    opened: list[str] = []
+    original = builtins.open
+
+    def spy(file, *args, **kwargs):
+        opened.append(os.fspath(file) if isinstance(file, str | os.PathLike) else repr(file))
+        return original(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    return opened
+
+
+def test_unchanged_files_are_skipped_by_size_and_mtime_without_reading_them(
+    s3, tmp_path, count_requests, reads
+):
+    source = tmp_path / "src"
+    make_tree(source, FILES)
+    age(source)
+    run("push", str(source), "--storage", "private")
+    count_requests.clear()
+    reads.clear()
+    out = run("push", str(source), "--storage", "private")
+    assert "0 copied" in out and "4 unchanged" in out
+    # One listing: no GET, no PUT, no HEAD, and not one byte of the files read.
+    assert count_requests == {"ListObjectsV2": 1}
+    assert not [path for path in reads if path.startswith(str(source))]
+
+
+def test_objects_carry_the_files_mtime_and_the_storages_write_parameters(s3, tmp_path):
+    from mediahub.operations.transfer import MTIME_METADATA, PART_SIZE_METADATA
+    from mediahub.storage.s3 import VISIBILITY_METADATA
+
+    make_tree(tmp_path, {"a.txt": b"alpha", "big.bin": FILES["big.bin"]})
+    run("push", str(tmp_path), "--storage", "private")
+    for name in ("a.txt", "big.bin"):
+        head = s3.client().head_object(Bucket=s3.private_bucket, Key=name)
+        assert head["Metadata"][MTIME_METADATA] == str((tmp_path / name).stat().st_mtime_ns)
+        assert head["Metadata"][VISIBILITY_METADATA] == "private"
+    assert head["Metadata"][PART_SIZE_METADATA] == str(8 * 1024 * 1024)
+    assert head["ETag"].strip('"').endswith("-2")  # parts in parallel, one multipart upload
+    assert s3.client().head_object(Bucket=s3.private_bucket, Key="a.txt")["ContentType"] == (
+        "text/plain"
+    )
+
+
+def test_active_content_pushed_to_the_public_storage_is_an_attachment(s3, tmp_path):
+    make_tree(tmp_path, {"page.html": b"<script>alert(1)</script>"})
+    run("push", str(tmp_path))
+    head = s3.client().head_object(Bucket=s3.public_bucket, Key="page.html")
+    assert head["ContentDisposition"].startswith("attachment")
+
+
+def test_same_size_edit_with_another_mtime_is_uploaded_again(s3, tmp_path):
+    make_tree(tmp_path, {"a.txt": b"alpha", "big.bin": FILES["big.bin"]})
+    age(tmp_path)
+    run("push", str(tmp_path))
+    (tmp_path / "a.txt").write_bytes(b"ALPHA")
+    big = bytearray(FILES["big.bin"])
+    big[-1] ^= 0xFF
+    (tmp_path / "big.bin").write_bytes(bytes(big))
+    out = run("push", str(tmp_path), "-v2")
+    assert "Copied a.txt" in out and "Copied big.bin" in out
+    assert get_storage("public").open("a.txt").read() == b"ALPHA"
+    assert get_storage("public").open("big.bin").read() == bytes(big)
+
+
+def test_checksum_catches_a_same_size_edit_that_kept_its_mtime(s3, tmp_path):
+    path = tmp_path / "a.txt"
+    make_tree(tmp_path, {"a.txt": b"alpha"})
+    age(tmp_path)
+    run("push", str(tmp_path))
+    before = path.stat().st_mtime_ns
+    path.write_bytes(b"ALPHA")
+    os.utime(path, ns=(before, before))  # an edit that restored the mtime
+    assert "0 copied" in run("push", str(tmp_path))  # size + mtime cannot tell
+    assert "1 copied" in run("push", str(tmp_path), "--checksum")
+    assert get_storage("public").open("a.txt").read() == b"ALPHA"
+
+
+def test_without_a_state_file_small_files_are_hashed_and_large_ones_asked_once(
+    s3, tmp_path, sync_state, count_requests, reads
+):
+    import shutil
+
+    source = tmp_path / "src"
+    make_tree(source, FILES)
+    age(source)
+    run("push", str(source))
+    shutil.rmtree(sync_state)  # a fresh machine: no record of the last sync
+    count_requests.clear()
+    reads.clear()
+    out = run("push", str(source))
+    assert "0 copied" in out and "4 unchanged" in out
+    # The large file: one HEAD (its stored mtime), never read; the small ones: hashed.
+    assert count_requests == {"ListObjectsV2": 1, "HeadObject": 1}
+    assert str(source / "big.bin") not in reads
+    assert str(source / "a.txt") in reads
+
+
+def test_an_object_replaced_by_someone_else_is_uploaded_again(s3, tmp_path):
+    make_tree(tmp_path, {"a.txt": b"alpha"})
+    age(tmp_path)
+    run("push", str(tmp_path))
+    s3.client().put_object(Bucket=s3.public_bucket, Key="a.txt", Body=b"other")
+    assert "1 copied" in run("push", str(tmp_path))
+    assert get_storage("public").open("a.txt").read() == b"alpha"
+
+
+def test_a_file_changed_just_now_is_checked_by_content_next_time(s3, tmp_path, count_requests):
+    # Within the racy window the mtime may not move on an edit (coarse clocks): no record.
+    make_tree(tmp_path, {"a.txt": b"alpha"})
+    run("push", str(tmp_path))
+    path = tmp_path / "a.txt"
+    mtime = path.stat().st_mtime_ns
+    path.write_bytes(b"ALPHA")
+    os.utime(path, ns=(mtime, mtime))
+    assert "1 copied" in run("push", str(tmp_path))
+
+
+def test_jobs_is_the_number_of_requests_in_flight_parts_included(s3, tmp_path, monkeypatch):
+    import threading
+
+    from botocore.client import BaseClient
+
+    make_tree(
+        tmp_path,
+        {
+            **{f"small/{n}.txt": b"x" * n for n in range(12)},
+            "big1.bin": os.urandom(BIG),
+            "big2.bin": os.urandom(BIG),
+        },
+    )
+    lock = threading.Lock()
+    in_flight = [0]
+    peak = [0]
+    original = BaseClient._make_api_call
+
+    def measured(client, operation, params):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            if operation != "ListObjectsV2":
+                threading.Event().wait(0.02)  # let the requests overlap
+            return original(client, operation, params)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", measured)
+    out = run("push", str(tmp_path), "--jobs", "3")
+    assert "14 copied" in out
+    assert peak[0] == 3
+    threads = [t.name for t in threading.enumerate() if t.name.startswith("mediahub")]
+    assert not threads  # the pool is gone when the push returns
+
+
+def _import_names(stderr: str) -> set[str]:
+    return {
+        line.split("|")[-1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_lean_entry_imports_no_admin_filer_thumbnails_or_pillow(tmp_path):
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "MEDIAHUB_DEMO_VAR": str(tmp_path),
+    }
+    env.pop("DEFAULT_STORAGE_DSN", None)
+    env.pop("PRIVATE_STORAGE_DSN", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mediahub.operations.sync", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--checksum" in done.stdout and "--jobs" in done.stdout
+    names = _import_names(done.stderr)
+    assert "mediahub.management.commands.mediahub_sync" in names
+    heavy = {
+        name
+        for name in names
+        if name.split(".")[0] in {"filer", "easy_thumbnails", "PIL", "boto3", "s3transfer"}
+        or name.startswith(("django.contrib.admin", "mediahub.library", "mediahub.admin"))
+    }
+    assert not heavy
+
+
+def test_lean_entry_pushes_like_the_command(s3, tmp_path):
+    import subprocess
+    import sys
+
+    from mediahub.storage.s3 import VISIBILITY_METADATA
+
+    source = tmp_path / "src"
+    make_tree(source, SMALL)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "MEDIAHUB_DEMO_VAR": str(tmp_path / "var"),
+        "DEFAULT_STORAGE_DSN": s3.layout.public_dsn,
+        "PRIVATE_STORAGE_DSN": s3.layout.private_dsn,
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-m", "mediahub.operations.sync"]
+    done = subprocess.run(
+        [*command, "push", str(source), "--storage", "private", "--prefix", "p/"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "3 copied" in done.stdout
+    head = s3.client().head_object(Bucket=s3.private_bucket, Key="p/docs/b.pdf")
+    assert head["Metadata"][VISIBILITY_METADATA] == "private"
+    assert head["ContentType"] == "application/pdf"
+    failed = subprocess.run(
+        [*command, "push", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [
+        f"CommandError: {tmp_path / 'missing'} is not a folder."
+    ]

@@ -1,19 +1,35 @@
 """``mediahub_sync``: copy between a local folder and a storage, privately.
 
-* Unchanged files are skipped: same size and same MD5 as the object's ETag (multipart
-  ETags recomputed), so a second run transfers nothing.
+* Unchanged files are skipped **without reading them**: a file is unchanged when its
+  size and mtime are the ones recorded when it was last synced and the object still
+  has the ETag it had then. That record is the sync's state file (see
+  :class:`SyncState`, kept in the user's cache folder) and, on the object itself, the
+  mtime in its metadata (``x-amz-meta-mediahub-mtime``, read with one HEAD when the
+  state file is missing). Small files without a record are compared by MD5 with the
+  ETag (multipart ETags recomputed). ``checksum=True`` always compares contents.
 * A private storage stays private: objects are written with the storage's own write
-  parameters (never a public ACL), unlike ``aws s3 sync`` which drops ACLs and leaves
-  whatever the bucket default is. ``pull`` only writes local files.
+  parameters (type, ``attachment`` for active content, the private mark; never a
+  public ACL), unlike ``aws s3 sync`` which drops them. ``pull`` only writes local files.
 * ``delete=True`` removes what is gone on the other side, and only after every copy
   succeeded: a failed run never deletes anything.
-* Transfers run in ``jobs`` threads, each in bounded memory, with transient S3
-  failures retried (:mod:`mediahub.retry`).
+* ``jobs`` is the number of S3 requests in flight, multipart parts included
+  (:class:`~mediahub.operations.transfer.RequestPool`), each transfer in bounded memory,
+  with transient S3 failures retried (:mod:`mediahub.retry`).
+
+Run without loading the whole project (no admin, no models): ``python -m
+mediahub.operations.sync push LOCAL_DIR ...`` (same options as the command).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import stat
+import sys
+import tempfile
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +44,7 @@ from mediahub.operations.objects import (
     StoredObject,
     check_prefix,
     describe_storage,
+    is_s3,
     iter_objects,
     nested_storages,
 )
@@ -99,6 +116,7 @@ class LocalFile:
     relative: str  # posix path relative to the local folder
     path: str
     size: int
+    mtime_ns: int = 0
 
 
 def local_files(root: str) -> tuple[dict[str, LocalFile], list[str]]:
@@ -121,13 +139,15 @@ def local_files(root: str) -> tuple[dict[str, LocalFile], list[str]]:
                 continue
             relative = os.path.relpath(path, root).replace(os.sep, "/")
             # Symlinks may lead out of the folder; FIFOs and devices would block the read.
-            if os.path.islink(path) or not os.path.isfile(path):
+            try:
+                info = os.lstat(path)
+            except OSError:
                 refused.append(relative)
                 continue
-            if not is_valid_name(relative):
+            if not stat.S_ISREG(info.st_mode) or not is_valid_name(relative):
                 refused.append(relative)
                 continue
-            found[relative] = LocalFile(relative, path, os.path.getsize(path))
+            found[relative] = LocalFile(relative, path, info.st_size, info.st_mtime_ns)
     return found, refused
 
 
@@ -161,6 +181,135 @@ def _check_jobs(jobs: int | None) -> int:
     return jobs
 
 
+# -- the state of a local folder / storage prefix pair -------------------------------------
+class SyncState:
+    """What the last sync saw: ``{relative name: (size, mtime_ns, ETag)}`` of one pair.
+
+    An entry says: the local file of this size and mtime is the object with this ETag.
+    The ETag comes from the listing, so an object replaced since (by anyone) no longer
+    matches; the size and mtime come from ``os.stat``, so a local edit no longer matches.
+    Only then is a file read or an object asked about. The file lives in the user's cache
+    folder (``MEDIAHUB["SYNC_STATE_DIR"]``): losing it costs time, never correctness.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.entries: dict[str, tuple[int, int, str]] = {}
+        self.lock = threading.Lock()
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    data = json.load(handle)
+                if data.get("version") == self.VERSION:
+                    self.entries = {
+                        name: (int(size), int(mtime), str(etag))
+                        for name, (size, mtime, etag) in data["entries"].items()
+                    }
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                self.entries = {}
+
+    @classmethod
+    def of(cls, storage: Storage, prefix: str, local_dir: str) -> SyncState:
+        from mediahub.conf import app_settings
+
+        folder = app_settings.SYNC_STATE_DIR
+        if folder is None:
+            cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+                os.path.expanduser("~"), ".cache"
+            )
+            folder = os.path.join(cache, "mediahub", "sync")
+        if not folder:
+            return cls(None)
+        identity = json.dumps(
+            [
+                describe_storage(storage),
+                getattr(storage, "endpoint_url", None) or "",
+                getattr(storage, "location", None) or str(getattr(storage, "base_location", "")),
+                prefix,
+                os.path.realpath(local_dir),
+            ]
+        )
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        return cls(os.path.join(str(folder), f"{digest}.json"))
+
+    def matches(self, relative: str, size: int, mtime_ns: int, etag: str | None) -> bool:
+        return bool(etag) and self.entries.get(relative) == (size, mtime_ns, etag)
+
+    def record(self, relative: str, size: int, mtime_ns: int, etag: str | None) -> None:
+        with self.lock:
+            # A file changed within RACY_NS of now could change again with the same mtime
+            # on a coarse clock (FAT: 2 s): it is checked by content next time (as git does).
+            if etag and time.time_ns() - mtime_ns > RACY_NS:
+                self.entries[relative] = (size, mtime_ns, etag)
+            else:
+                self.entries.pop(relative, None)
+
+    def forget(self, relative: str) -> None:
+        with self.lock:
+            self.entries.pop(relative, None)
+
+    def save(self, keep: set[str] | None = None) -> None:
+        """Write the state (only the names in ``keep`` when given); errors are ignored."""
+        if not self.path:
+            return
+        entries = {
+            name: list(entry)
+            for name, entry in sorted(self.entries.items())
+            if keep is None or name in keep
+        }
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            handle = tempfile.NamedTemporaryFile(
+                "w", dir=os.path.dirname(self.path), suffix=".tmp", delete=False, encoding="utf-8"
+            )
+            with handle:
+                json.dump({"version": self.VERSION, "entries": entries}, handle)
+            os.replace(handle.name, self.path)
+        except OSError:
+            pass
+
+
+#: mtimes closer to now than this are not trusted to tell a later edit (coarse clocks).
+RACY_NS = 2 * 10**9
+#: Files up to this size without a state entry are compared by MD5 (cheaper than a HEAD).
+HASH_BELOW = 1024 * 1024
+
+
+def _push_unchanged(
+    s3: Any,
+    storage: Storage,
+    local: LocalFile,
+    existing: StoredObject,
+    state: SyncState,
+    checksum: bool,
+    part_size: int | None,
+    policy: retry.RetryPolicy | None,
+) -> bool:
+    """True when ``existing`` already holds ``local`` (reads the file only if it must)."""
+    if existing.size != local.size:
+        return False
+    if checksum:
+        return transfer.same_content(local.path, existing.size, existing.etag, part_size=part_size)
+    if state.matches(local.relative, local.size, local.mtime_ns, existing.etag):
+        return True
+    plain_md5 = bool(existing.etag) and "-" not in existing.etag
+    if s3 is None or (plain_md5 and local.size <= HASH_BELOW):
+        return transfer.same_content(local.path, existing.size, existing.etag, part_size=part_size)
+    answer = retry.call(s3.head_object, Bucket=storage.bucket_name, Key=existing.key, policy=policy)
+    metadata = answer.get("Metadata") or {}
+    if transfer.MTIME_METADATA in metadata:
+        return metadata[transfer.MTIME_METADATA] == str(local.mtime_ns)
+    stored_part = metadata.get(transfer.PART_SIZE_METADATA, "")
+    return transfer.same_content(
+        local.path,
+        existing.size,
+        existing.etag,
+        part_size=int(stored_part) if stored_part.isdigit() else part_size,
+    )
+
+
 def push(
     storage: Storage,
     local_dir: str,
@@ -169,10 +318,14 @@ def push(
     jobs: int | None = None,
     dry_run: bool = False,
     delete: bool = False,
+    checksum: bool = False,
     progress: Progress | None = None,
     policy: retry.RetryPolicy | None = None,
 ) -> SyncReport:
-    """Upload new and changed files of ``local_dir`` to ``storage`` under ``prefix``."""
+    """Upload new and changed files of ``local_dir`` to ``storage`` under ``prefix``.
+
+    At most ``jobs`` S3 requests are in flight at once, multipart parts included.
+    """
     jobs = _check_jobs(jobs)
     prefix = check_prefix(prefix)
     _check_own_prefix(storage, prefix)
@@ -183,26 +336,67 @@ def push(
     remote = {item.name: item for item in iter_objects(storage, prefix, policy=policy)}
     files, report.refused = local_files(local_dir)
     part_size = transfer.transfer_part_size(storage)
+    state = SyncState.of(storage, prefix, local_dir)
     progress.set_total(len(files))
+    s3_storage = is_s3(storage)
+    results: list[tuple] = []
+    results_lock = threading.Lock()
 
-    def push_one(local: LocalFile) -> tuple:
-        name = prefix + local.relative
-        try:
-            existing = remote.get(name)
-            if existing and transfer.same_content(
-                local.path, existing.size, existing.etag, part_size=part_size
-            ):
-                return ("skipped",)
-            if not dry_run:
-                transfer.upload(storage, local.path, name, policy=policy)
-            return ("copied", name, local.size)
-        except Exception as error:
-            return ("failed", name, retry.describe(error))
-        finally:
-            progress.advance()
+    def finish(outcome: tuple) -> None:
+        with results_lock:
+            results.append(outcome)
+        progress.advance()
 
-    _collect(report, _run(jobs, [lambda local=local: push_one(local) for local in files.values()]))
+    with transfer.RequestPool(jobs) as pool:
+        s3 = transfer.pool_client(storage, jobs) if s3_storage else None
+
+        def push_one(local: LocalFile) -> None:
+            name = prefix + local.relative
+            try:
+                existing = remote.get(name)
+                if existing and _push_unchanged(
+                    s3, storage, local, existing, state, checksum, part_size, policy
+                ):
+                    state.record(local.relative, local.size, local.mtime_ns, existing.etag)
+                    finish(("skipped",))
+                    return
+                if dry_run:
+                    finish(("copied", name, local.size))
+                    return
+                if not s3_storage:
+                    transfer.upload(storage, local.path, name, policy=policy)
+                    state.forget(local.relative)
+                    finish(("copied", name, local.size))
+                    return
+
+                def done(etag: str | None, error: BaseException | None) -> None:
+                    if error is not None:
+                        state.forget(local.relative)
+                        finish(("failed", name, retry.describe(error)))
+                    else:
+                        state.record(local.relative, local.size, local.mtime_ns, etag)
+                        finish(("copied", name, local.size))
+
+                transfer.schedule_upload(
+                    pool,
+                    s3,
+                    storage,
+                    local.path,
+                    name,
+                    size=local.size,
+                    mtime_ns=local.mtime_ns,
+                    done=done,
+                    policy=policy,
+                )
+            except Exception as error:
+                finish(("failed", name, retry.describe(error)))
+
+        for local in files.values():
+            pool.submit(lambda local=local: push_one(local))
+    _collect(report, results)
     progress.close()
+    if not dry_run:
+        state.save(keep=set(files))
     if delete:
         wanted = {prefix + relative for relative in files}
         # A refused local entry (symlink, unsafe name) still exists: keep its objects;
@@ -222,8 +416,21 @@ def push(
             and name not in kept
             and not name.startswith(kept_folders)
         )
+        if extra and not dry_run:
+            _apps_ready()  # deletes end the objects' signed links (a database write)
         _delete(report, extra, lambda names: transfer.delete_objects(storage, names, policy=policy))
     return report
+
+
+def _apps_ready() -> None:
+    """Load the project's apps now if they are not (the lean entry starts without them,
+    and needs them only to record that objects were replaced or deleted)."""
+    from django.apps import apps
+
+    if not apps.ready:
+        import django
+
+        django.setup()
 
 
 def pull(
@@ -234,6 +441,7 @@ def pull(
     jobs: int | None = None,
     dry_run: bool = False,
     delete: bool = False,
+    checksum: bool = False,
     progress: Progress | None = None,
     policy: retry.RetryPolicy | None = None,
 ) -> SyncReport:
@@ -260,17 +468,30 @@ def pull(
             report.refused.append(item.name)
     files, _refused = local_files(local_dir) if os.path.isdir(local_dir) else ({}, [])
     part_size = transfer.transfer_part_size(storage)
+    state = SyncState.of(storage, prefix, local_dir)
     progress.set_total(len(objects))
 
     def pull_one(item: StoredObject) -> tuple:
         relative = item.name[len(prefix) :]
         target = os.path.join(local_dir, *relative.split("/"))
         try:
-            if transfer.same_content(target, item.size, item.etag, part_size=part_size):
-                return ("skipped",)
+            try:
+                info = os.stat(target)
+            except OSError:
+                info = None
+            if info is not None and info.st_size == item.size:
+                if not checksum and state.matches(
+                    relative, info.st_size, info.st_mtime_ns, item.etag
+                ):
+                    return ("skipped",)
+                if transfer.same_content(target, item.size, item.etag, part_size=part_size):
+                    state.record(relative, info.st_size, info.st_mtime_ns, item.etag)
+                    return ("skipped",)
             if dry_run:
                 return ("copied", item.name, item.size)
             size = transfer.download(storage, item.name, target, key=item.key, policy=policy)
+            info = os.stat(target)
+            state.record(relative, info.st_size, info.st_mtime_ns, item.etag)
             return ("copied", item.name, size)
         except Exception as error:
             return ("failed", item.name, retry.describe(error))
@@ -279,6 +500,8 @@ def pull(
 
     _collect(report, _run(jobs, [lambda item=item: pull_one(item) for item in objects]))
     progress.close()
+    if not dry_run:
+        state.save(keep={item.name[len(prefix) :] for item in objects})
     if delete:
         wanted = {item.name[len(prefix) :] for item in objects}
         # Local copies of a nested storage's files are not this storage's to delete.
@@ -390,3 +613,10 @@ def _delete(report: SyncReport, names: list[str], remove: Callable[[list[str]], 
         return
     report.deleted = [name for name in names if name not in failed]
     report.failed.extend((name, "could not delete") for name in sorted(failed))
+
+
+if __name__ == "__main__":
+    # python -m mediahub.operations.sync push|pull LOCAL_DIR [options]: the lean entry.
+    from mediahub.management.commands.mediahub_sync import main
+
+    sys.exit(main())

@@ -20,6 +20,9 @@ import math
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.core.files import File
@@ -200,14 +203,231 @@ def write_parameters(storage: Storage, name: str) -> dict[str, Any]:
     return params
 
 
+#: Object metadata written by mediahub on upload: the local file's mtime (nanoseconds).
+#: With the size, it tells an unchanged file without reading it (``mediahub_sync``).
+MTIME_METADATA = "mediahub-mtime"
+#: The part size of a multipart upload, so that its ETag can be recomputed exactly.
+PART_SIZE_METADATA = "mediahub-part-size"
+
+
+class RequestPool:
+    """At most ``jobs`` S3 requests in flight, multipart parts included.
+
+    ``jobs`` threads run the submitted tasks, and every task makes at most one request
+    at a time and never waits for another task (a multipart upload is a chain: its
+    parts are tasks of their own, and the part that finishes last completes it), so
+    ``jobs`` is the number of concurrent requests, not files × parts.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, int(jobs))
+        self._executor = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="mediahub")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, task: Callable[[], Any]) -> None:
+        with self._idle:
+            self._pending += 1
+        self._executor.submit(self._run, task)
+
+    def _run(self, task: Callable[[], Any]) -> None:
+        try:
+            task()
+        finally:
+            with self._idle:
+                self._pending -= 1
+                if not self._pending:
+                    self._idle.notify_all()
+
+    def join(self) -> None:
+        """Wait until every task (and every task they submitted) has run."""
+        with self._idle:
+            while self._pending:
+                self._idle.wait()
+
+    def close(self) -> None:
+        self.join()
+        self._executor.shutdown(wait=True)
+
+    def __enter__(self) -> RequestPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def pool_client(storage: Storage, jobs: int) -> Any:
+    """The storage's client, or a twin of it with ``jobs`` pooled connections.
+
+    botocore keeps 10 connections per client by default: more threads than that would
+    open and drop a connection per request.
+    """
+    shared = client(storage)
+    if jobs <= shared.meta.config.max_pool_connections:
+        return shared
+    from botocore.config import Config
+
+    return storage._create_session().client(
+        "s3",
+        region_name=storage.region_name,
+        use_ssl=storage.use_ssl,
+        endpoint_url=storage.endpoint_url,
+        config=storage.client_config.merge(Config(max_pool_connections=jobs)),
+        verify=storage.verify,
+    )
+
+
+def schedule_upload(
+    pool: RequestPool,
+    s3: Any,
+    storage: Storage,
+    source: str,
+    name: str,
+    *,
+    done: Callable[[str | None, BaseException | None], None],
+    size: int | None = None,
+    mtime_ns: int | None = None,
+    policy: retry.RetryPolicy | None = None,
+) -> None:
+    """Upload ``source`` as object ``name`` through ``pool``; ``done(etag, error)`` at the end.
+
+    Call it from a task of ``pool`` (it makes the first request itself). Small files are
+    one PutObject; from the storage's multipart threshold on, the parts are tasks of the
+    pool (parallel, one part in memory per task) and a failed upload is aborted, so no
+    partial object is ever visible. The storage's write parameters are used (type,
+    disposition of active content, the private mark; never a public ACL on a private
+    storage), plus the file's mtime (:data:`MTIME_METADATA`).
+    """
+    try:
+        stat = os.stat(source)
+        size = stat.st_size if size is None else size
+        mtime_ns = stat.st_mtime_ns if mtime_ns is None else mtime_ns
+        params = write_parameters(storage, name)
+        metadata = dict(params.get("Metadata") or {})
+        metadata[MTIME_METADATA] = str(mtime_ns)
+        key = key_of(storage, name)
+        config = storage.transfer_config
+        part_size = max(int(config.multipart_chunksize or 8 * MiB), 5 * MiB)
+        if size < max(int(config.multipart_threshold or 8 * MiB), 5 * MiB):
+
+            def put() -> str:
+                # Reopened on every attempt, so a retry sends the whole body again.
+                with open(source, "rb") as body:
+                    answer = s3.put_object(
+                        Bucket=storage.bucket_name,
+                        Key=key,
+                        Body=body,
+                        **{**params, "Metadata": metadata},
+                    )
+                return (answer.get("ETag") or "").strip('"')
+
+            etag = retry.call(put, policy=policy)
+        else:
+            metadata[PART_SIZE_METADATA] = str(part_size)
+            upload_id = retry.call(
+                s3.create_multipart_upload,
+                Bucket=storage.bucket_name,
+                Key=key,
+                policy=policy,
+                **{**params, "Metadata": metadata},
+            )["UploadId"]
+            _MultipartUpload(
+                pool, s3, storage.bucket_name, key, source, size, part_size, upload_id, done, policy
+            ).start()
+            return
+    except BaseException as error:
+        done(None, error)
+        return
+    done(etag, None)
+
+
+class _MultipartUpload:
+    """The parts of one multipart upload as pool tasks; the last one completes (or aborts)."""
+
+    def __init__(self, pool, s3, bucket, key, source, size, part_size, upload_id, done, policy):
+        self.pool, self.s3, self.bucket, self.key = pool, s3, bucket, key
+        self.source, self.size, self.part_size = source, size, part_size
+        self.upload_id, self.done, self.policy = upload_id, done, policy
+        self.count = max(1, math.ceil(size / part_size))
+        self.etags: dict[int, str] = {}
+        self.error: BaseException | None = None
+        self.left = self.count
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        for number in range(1, self.count + 1):
+            self.pool.submit(lambda number=number: self.part(number))
+
+    def part(self, number: int) -> None:
+        try:
+            if self.error is None:
+                offset = (number - 1) * self.part_size
+                with open(self.source, "rb") as handle:
+                    handle.seek(offset)
+                    body = handle.read(min(self.part_size, self.size - offset))
+                answer = retry.call(
+                    self.s3.upload_part,
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self.upload_id,
+                    PartNumber=number,
+                    Body=body,
+                    policy=self.policy,
+                )
+                with self.lock:
+                    self.etags[number] = answer["ETag"]
+        except BaseException as error:
+            with self.lock:
+                self.error = self.error or error
+        with self.lock:
+            self.left -= 1
+            last = not self.left
+        if last:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.error is None:
+            try:
+                answer = retry.call(
+                    self.s3.complete_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self.upload_id,
+                    MultipartUpload={
+                        "Parts": [
+                            {"ETag": self.etags[n], "PartNumber": n}
+                            for n in range(1, self.count + 1)
+                        ]
+                    },
+                    policy=self.policy,
+                )
+            except BaseException as error:
+                self.error = error
+            else:
+                self.done((answer.get("ETag") or "").strip('"'), None)
+                return
+        try:
+            self.s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )
+        except Exception:  # noqa: S110 - the upload's own error is the one to report
+            pass
+        self.done(None, self.error)
+
+
 def upload(
     storage: Storage,
     source: str,
     name: str,
     *,
     policy: retry.RetryPolicy | None = None,
+    jobs: int | None = None,
 ) -> int:
-    """Write the local file ``source`` as object ``name`` (replacing it); bytes sent."""
+    """Write the local file ``source`` as object ``name`` (replacing it); bytes sent.
+
+    On S3 a large file goes up in parts, ``jobs`` requests at a time (default: the
+    storage's ``part_concurrency``).
+    """
     size = os.path.getsize(source)
     if not is_s3(storage):
 
@@ -221,30 +441,23 @@ def upload(
             return size
 
         return retry.call(generic, policy=policy)
-    params = write_parameters(storage, name)
-    s3 = client(storage)
-    key = key_of(storage, name)
-    config = storage.transfer_config
-    if size >= config.multipart_threshold:
-        # s3transfer: parallel parts, bounded memory, aborts the upload on failure.
-        retry.call(
-            s3.upload_file,
-            source,
-            storage.bucket_name,
-            key,
-            ExtraArgs=params,
-            Config=config,
-            policy=policy,
+    jobs = jobs or getattr(storage, "part_concurrency", None) or 4
+    outcome: list[BaseException | None] = []
+    with RequestPool(jobs) as pool:
+        pool.submit(
+            lambda: schedule_upload(
+                pool,
+                pool_client(storage, jobs),
+                storage,
+                source,
+                name,
+                size=size,
+                done=lambda _etag, error: outcome.append(error),
+                policy=policy,
+            )
         )
-        return size
-
-    def put() -> None:
-        # One PutObject (no transfer manager and its thread pool per file); the file is
-        # reopened on every attempt, so a retry sends the whole body again.
-        with open(source, "rb") as body:
-            s3.put_object(Bucket=storage.bucket_name, Key=key, Body=body, **params)
-
-    retry.call(put, policy=policy)
+    if outcome and outcome[0] is not None:
+        raise outcome[0]
     return size
 
 

@@ -1,23 +1,31 @@
-"""``manage.py mediahub_sync push|pull LOCAL_DIR``: copy between a folder and a storage."""
+"""``manage.py mediahub_sync push|pull LOCAL_DIR``: copy between a folder and a storage.
+
+Start-up matters for a command run from cron or CI: this module imports only Django's
+command machinery; the storage, boto3 and the sync code are imported when the command
+runs, not for ``--help``. :func:`main` runs the same command without loading the
+project's apps (no admin, no models, no easy-thumbnails/filer/Pillow):
+
+    DJANGO_SETTINGS_MODULE=mysite.settings python -m mediahub.operations.sync push media/
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError
-
-from mediahub import retry
-from mediahub.operations import sync
-from mediahub.operations.progress import for_command
-from mediahub.storage import UnknownStorage, get_storage
 
 
 class Command(BaseCommand):
     help = (
         "Copy between a local folder and a storage, skipping unchanged files (size and "
-        "MD5/ETag) and keeping private objects private. push uploads, pull downloads."
+        "mtime, or with --checksum their MD5/ETag) and keeping private objects private. "
+        "push uploads, pull downloads."
     )
+    # The storage checks (mediahub's are tagged "compatibility"), not every model's.
+    requires_system_checks = [Tags.compatibility]
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -33,7 +41,19 @@ class Command(BaseCommand):
             help="public, private or a STORAGES alias (default: public).",
         )
         parser.add_argument("--prefix", default="", help="Folder inside the storage.")
-        parser.add_argument("--jobs", type=int, default=None, help="Parallel transfers.")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="S3 requests in flight at once, multipart parts included "
+            "(default: MEDIAHUB['OPERATIONS_JOBS']).",
+        )
+        parser.add_argument(
+            "--checksum",
+            action="store_true",
+            help="Compare contents (MD5/ETag) instead of size and mtime: reads every "
+            "file of the same size.",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Show what would change; change nothing."
         )
@@ -52,6 +72,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args, **options):
+        from django.core.exceptions import SuspiciousFileOperation
+
+        from mediahub import retry
+        from mediahub.operations import sync
+        from mediahub.operations.progress import for_command
+        from mediahub.storage import UnknownStorage, get_storage
+
         try:
             storage = get_storage(options["storage"])
         except UnknownStorage as error:
@@ -82,6 +109,7 @@ class Command(BaseCommand):
                 jobs=options["jobs"],
                 dry_run=options["dry_run"],
                 delete=options["delete"],
+                checksum=options["checksum"],
                 progress=progress,
             )
         except (FileNotFoundError, SuspiciousFileOperation, ValueError) as error:
@@ -96,7 +124,7 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
-    def write_report(self, report: sync.SyncReport, options: dict) -> None:
+    def write_report(self, report, options: dict) -> None:
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
             return
@@ -125,3 +153,31 @@ def _ask(prompt: str) -> str:
         raise CommandError(
             "Sync cancelled: no answer to the confirmation (run with --noinput to skip it)."
         ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``mediahub_sync`` without ``django.setup()``: only the settings and the storages.
+
+    The command needs no model, so the project's apps (admin, filer, easy-thumbnails,
+    Pillow...) are not loaded; this saves most of a ``manage.py`` start-up. The
+    settings module comes from ``--settings`` or ``DJANGO_SETTINGS_MODULE``; the system
+    checks are not run (``manage.py mediahub_sync`` runs them).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = Command()
+    parser = command.create_parser("python -m", "mediahub.operations.sync")
+    options = vars(parser.parse_args(argv))
+    if options.get("settings"):
+        os.environ["DJANGO_SETTINGS_MODULE"] = options["settings"]
+    if options.get("pythonpath"):
+        sys.path.insert(0, options["pythonpath"])
+    elif os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as manage.py finds the project's package
+    options["skip_checks"] = True
+    args = options.pop("args", ())
+    try:
+        command.execute(*args, **options)
+    except CommandError as error:
+        command.stderr.write(f"CommandError: {error}")
+        return error.returncode
+    return 0
