@@ -82,7 +82,7 @@ def test_public_policy_on_private_bucket_needs_fix_policy(s3):
 
     code, out = run("--storage", "private", "--fix", "--fix-policy", "--noinput")
     assert code == 0, out
-    assert "removed the statement" in out and "turned all four Block Public Access" in out
+    assert "removed the statement" in out and "Block Public Access switches on" in out
     assert s3.anonymous_get(s3.private_bucket, "a.txt").status_code == 403
     pab = client.get_public_access_block(Bucket=s3.private_bucket)
     assert all(pab["PublicAccessBlockConfiguration"].values())

@@ -174,9 +174,35 @@ class _Auditor:
         elif not self.fix_policy:
             finding.change = "not changed: run with --fix --fix-policy to block public access"
         elif self.fix:
-            bucket.put_public_access_block(self.storage, dict(bucket.BLOCK_ALL))
+            self._block_public_access(current, finding)
+
+    def _block_public_access(self, previous: dict[str, bool], finding: Finding) -> None:
+        """Turn the switches on, then prove the owner can still write; else step back.
+
+        Ceph RGW (bug 49135) refuses the owner's own uploads while ``BlockPublicAcls``
+        is on; ``IgnorePublicAcls`` alone already makes public ACLs ineffective.
+        """
+        bucket.put_public_access_block(self.storage, dict(bucket.BLOCK_ALL))
+        refused = bucket.write_refused(self.storage)
+        if not refused:
             finding.fixed = True
-            finding.change = "turned all four Block Public Access switches on"
+            finding.change = "turned all four Block Public Access switches on (a write verified)"
+            return
+        without_acls = {**bucket.BLOCK_ALL, "BlockPublicAcls": False}
+        bucket.put_public_access_block(self.storage, without_acls)
+        if not bucket.write_refused(self.storage):
+            finding.fixed = True
+            finding.change = (
+                "turned Block Public Access on except BlockPublicAcls: with it on, this "
+                f"provider refused the owner's own upload ({refused}; Ceph RGW bug 49135); "
+                "IgnorePublicAcls keeps public ACLs without effect"
+            )
+            return
+        bucket.put_public_access_block(self.storage, previous)
+        finding.change = (
+            "rolled back: after turning Block Public Access on, the storage could not write "
+            f"any more ({refused}); the previous switches are restored: check the provider"
+        )
 
     def check_policy(self) -> list[bucket.PolicyGrant]:
         try:

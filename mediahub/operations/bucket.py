@@ -85,6 +85,29 @@ def block_gaps(switches: dict[str, bool]) -> tuple[list[str], bool]:
     return off, bool(set(off) - {"BlockPublicAcls"})
 
 
+def write_refused(storage: Storage) -> str:
+    """Write and delete a probe object as the storage does; ``""`` if it worked, else why."""
+    import uuid
+
+    from mediahub.operations.transfer import write_parameters
+
+    name = f".mediahub-audit/write-probe-{uuid.uuid4().hex}.txt"
+    key = base_prefix(storage) + name
+    s3 = client(storage)
+    try:
+        retry.call(
+            s3.put_object,
+            Bucket=storage.bucket_name,
+            Key=key,
+            Body=b"mediahub audit: write probe\n",
+            **write_parameters(storage, name),
+        )
+    except ClientError as error:
+        return retry.describe(error)
+    retry.call(s3.delete_object, Bucket=storage.bucket_name, Key=key)
+    return ""
+
+
 def put_public_access_block(storage: Storage, config: dict[str, bool]) -> None:
     retry.call(
         client(storage).put_public_access_block,
