@@ -41,6 +41,17 @@ DEFAULTS: dict[str, Any] = {
     # Admin media library: most objects a folder's delete confirmation page counts
     # ("more than N" beyond); no longer a cap: folder actions of any size are jobs.
     "FOLDER_OPERATION_LIMIT": 1000,
+    # Admin media library: bulk actions over more objects than this run as jobs.
+    "BULK_INLINE_LIMIT": 10,
+    # Admin media library: objects a bulk confirmation page counts before saying "more than".
+    "BULK_COUNT_LIMIT": 10_000,
+    # Admin media library: most files and bytes of a "Download ZIP" (streamed, bounded memory).
+    "ZIP_MAX_FILES": 200,
+    "ZIP_MAX_SIZE": 200 * 1024**2,
+    # Admin media library: most signed links made for one selection at once.
+    "SIGN_MANY_LIMIT": 500,
+    # Admin media library: format of every date (a Django format name or a date format string).
+    "LIBRARY_DATE_FORMAT": "DATETIME_FORMAT",
     # Admin media library: lifetime of a direct multipart upload session, in seconds.
     "DIRECT_UPLOAD_EXPIRY": 6 * 3600,
     # Thumbnails: named aliases ({"name": {"size": (w, h), "crop": ...}}).

@@ -283,18 +283,21 @@ def test_private_file_opens_through_a_signed_link_bound_to_the_user(client, edit
 def test_signed_link_generator(client, editor, s3, django_user_model):
     put(s3, s3.private_bucket, "a/report.pdf", b"pdf bytes")
     url = reverse("admin:mediahub_sign", args=["private"])
-    response = client.post(url, {"name": "a/report.pdf", "expires_in": "600", "inline": "on"})
-    assert response.status_code == 200
+    data = {"name": "a/report.pdf", "lifetime": "custom", "amount": "10", "unit": "minutes"}
+    response = client.post(url, {**data, "inline": "on"})
+    # Post/redirect/get: the link is shown on a GET page.
+    assert response.status_code == 302
+    response = client.get(response["Location"])
     link = re.search(r'id="mediahub-link" value="([^"]+)"', response.content.decode()).group(1)
     assert link.startswith("http://testserver/media-links/")
     from mediahub import links
 
     loaded = links.load(links.token_from(link))
     assert loaded.name == "a/report.pdf"
-    # Bad expiry and unknown user: form errors, no link.
-    response = client.post(url, {"name": "a/report.pdf", "expires_in": "0"})
-    assert response.status_code == 400 and b'id="mediahub-link"' not in response.content
-    response = client.post(url, {"name": "a/report.pdf", "expires_in": "60", "username": "ghost"})
+    # Bad lifetime and unknown user: form errors, no link.
+    response = client.post(url, {**data, "amount": "0"})
+    assert response.status_code == 400 and b"signed/" not in response.get("Location", "").encode()
+    response = client.post(url, {**data, "amount": "60", "username": "ghost"})
     assert response.status_code == 400 and b"No user with this username" in response.content
 
 
@@ -302,7 +305,7 @@ def test_sign_needs_the_sign_permission(client, django_user_model, s3):
     client.force_login(make_user(django_user_model, "view_private"))
     put(s3, s3.private_bucket, "a.txt")
     url = reverse("admin:mediahub_sign", args=["private"])
-    assert client.post(url, {"name": "a.txt", "expires_in": "60"}).status_code == 403
+    assert client.post(url, {"name": "a.txt", "lifetime": "3600"}).status_code == 403
     details = client.get(reverse("admin:mediahub_details", args=["private"]) + "?name=a.txt")
     assert b"mediahub-sign-form" not in details.content
 

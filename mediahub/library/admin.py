@@ -12,8 +12,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import JavaScriptCatalog
 
+from mediahub.library.bulk import BulkViews
+from mediahub.library.folders import FolderViews
 from mediahub.library.permissions import can
+from mediahub.library.preferences import PreferenceViews
+from mediahub.library.signing_views import SigningViews
 from mediahub.library.views import METHODS, LibraryViews
 from mediahub.models import MediaLibrary, PrivateFiles, PublicFiles
 
@@ -32,7 +38,21 @@ ROUTES = [
     ("<str:storage>/move/", "move"),
     ("<str:storage>/delete/", "delete"),
     ("<str:storage>/visibility/", "visibility"),
+    ("<str:storage>/bulk/", "bulk"),
+    ("<str:storage>/folders/", "folders"),
+    ("<str:storage>/signed/", "signed"),
+    ("<str:storage>/users/", "users"),
+    ("<str:storage>/prefs/", "prefs"),
 ]
+
+#: The views of the selection, picker, signed-links and preference modules.
+EXTRA_VIEWS = {
+    "bulk": (BulkViews, require_http_methods(["GET", "HEAD", "POST"])),
+    "folders": (FolderViews, require_http_methods(["GET", "HEAD", "POST"])),
+    "signed": (SigningViews, require_GET),
+    "users": (SigningViews, require_GET),
+    "prefs": (PreferenceViews, require_POST),
+}
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -59,10 +79,23 @@ class MediaLibraryAdmin(_ReadOnly):
     def get_urls(self):
         views = LibraryViews(self.admin_site)
         wrap = self.admin_site.admin_view
+        helpers = {cls: cls(self.admin_site, views) for cls, _method in EXTRA_VIEWS.values()}
+
+        def bound(name: str):
+            if name in EXTRA_VIEWS:
+                cls, method = EXTRA_VIEWS[name]
+                return method(getattr(helpers[cls], name))
+            return METHODS[name](getattr(views, name))
+
         library = [
-            path(route, wrap(METHODS[name](getattr(views, name))), name=f"mediahub_{name}")
-            for route, name in ROUTES
+            path(route, wrap(bound(name)), name=f"mediahub_{name}") for route, name in ROUTES
         ]
+        # The library's JavaScript strings (gettext() in library.js), before "<storage>/".
+        catalog = path(
+            "jsi18n/",
+            wrap(JavaScriptCatalog.as_view(packages=["mediahub"])),
+            name="mediahub_jsi18n",
+        )
         # Only the changelist of ModelAdmin's URLs: the model has no table, so its
         # object pages (change, history, delete) would query one that does not exist.
         changelist = path(
@@ -70,7 +103,7 @@ class MediaLibraryAdmin(_ReadOnly):
             wrap(self.changelist_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_changelist",
         )
-        return [*library, changelist]
+        return [catalog, *library, changelist]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         storage = "public" if can(request.user, "view", "public") else "private"

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mediahub.conf import app_settings
-from mediahub.library import browsing, operations, policy, uploads
+from mediahub.library import browsing, operations, policy, preferences, uploads
 from mediahub.library.errors import LibraryError
 from mediahub.library.forms import FolderForm, MoveForm, SignForm
 from mediahub.library.location import STORAGE_TITLES, TARGET, Location
@@ -126,6 +126,7 @@ class LibraryViews:
             "breadcrumbs": location.breadcrumbs(),
             "is_popup": location.popup,
             "can": allowed_actions(request.user, storage),
+            "date_format": app_settings.LIBRARY_DATE_FORMAT,
             "cancel_url": location.folder_url(location.path),
             "hidden_location": [("path", location.path)]
             + ([("_popup", "1"), ("target", location.target)] if location.popup else []),
@@ -189,6 +190,12 @@ class LibraryViews:
         except UnknownStorage:
             direct_upload = False
         parent = posixpath.dirname(location.path.rstrip("/"))
+        from mediahub.library import bulk  # bulk builds on these views
+
+        prefs = preferences.get(request)
+        hidden_count = 0
+        if listing and not prefs["hidden"]:
+            hidden_count = preferences.hide_dot_files(listing)
         context = self.context(
             request,
             location,
@@ -198,10 +205,15 @@ class LibraryViews:
                 for folder in (listing.folders if listing else ())
             ],
             parent_url=location.folder_url(parent + "/" if parent else ""),
+            prefs=prefs,
+            hidden_count=hidden_count,
+            row_count=len(listing.folders) + len(listing.files) if listing else 0,
+            bulk_actions=bulk.available_actions(request.user, storage),
+            page_url=location.url(),
             # Reversed and translated once per page, not once per row.
             urls={
                 action: reverse(f"admin:mediahub_{action}", kwargs={"storage": storage})
-                for action in ("details", "open", "move", "delete", "visibility")
+                for action in ("details", "open", "move", "delete", "visibility", "bulk")
             },
             labels={
                 "details": _("Details"),
@@ -209,6 +221,9 @@ class LibraryViews:
                 "delete": _("Delete"),
                 "folder": _("Folder"),
                 "choose": _("Choose"),
+                "actions": _("Actions"),
+                "sign": _("Signed link"),
+                "select": _("Select"),
                 "visibility": _("Make private") if storage == "public" else _("Make public"),
             },
             here=quote(location.path, safe=""),
@@ -296,10 +311,14 @@ class LibraryViews:
         form = SignForm(request.POST)
         if not form.is_valid():
             return self._details(request, location, name, form, status=400)
+        from mediahub.library.signing_views import sign_and_redirect
+
         try:
-            path = browsing.sign_link(
-                name,
-                storage=storage,
+            # Post/redirect/get: the link is shown on a GET page; a reload signs nothing.
+            return sign_and_redirect(
+                request,
+                storage,
+                [name],
                 expires_in=form.cleaned_data["expires_in"],
                 inline=form.cleaned_data["inline"],
                 user=form.cleaned_data["username"],
@@ -307,7 +326,6 @@ class LibraryViews:
         except HANDLED as exc:
             messages.error(request, error_message(exc))
             return self._details(request, location, name, form, status=400)
-        return self._details(request, location, name, form, link=request.build_absolute_uri(path))
 
     # -- organise --------------------------------------------------------------------
     def mkdir(self, request: HttpRequest, storage: str) -> HttpResponse:
