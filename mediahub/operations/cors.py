@@ -6,8 +6,9 @@
   with ``ExposeHeaders: ETag`` (the browser must read each part's ETag), on the private
   bucket and on the public one.
 
-mediahub's rules carry an ``ID`` starting with ``mediahub-``; applying replaces only
-those and keeps every other rule of the bucket. Origins default to
+mediahub's rules carry an ``ID`` starting with ``mediahub-``; applying merges them per
+origin: every other rule of the bucket is kept, and so are the origins other sites
+sharing the bucket put in mediahub's rules (``--replace`` drops those). Origins default to
 ``CSRF_TRUSTED_ORIGINS`` plus ``https://`` (and, with ``DEBUG``, ``http://``) for each
 ``ALLOWED_HOSTS`` entry.
 """
@@ -114,10 +115,27 @@ def required_rules(visibility: str, origins: list[str]) -> list[dict[str, Any]]:
     return rules
 
 
-def merge(current: list[dict[str, Any]], needed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``current`` without mediahub's old rules, then ``needed``: other rules survive."""
-    others = [rule for rule in current if not str(rule.get("ID", "")).startswith(RULE_PREFIX)]
-    return others + needed
+def merge(
+    current: list[dict[str, Any]], needed: list[dict[str, Any]], *, replace: bool = False
+) -> list[dict[str, Any]]:
+    """The bucket's rules with mediahub's ``needed`` ones merged in, per origin.
+
+    Every rule whose ID mediahub does not set now is kept as is (another tool's rules,
+    and another site's mediahub rules in a shared bucket). A rule mediahub sets keeps
+    the origins already in it (another site sharing the bucket added them) and gains
+    ours; ``replace=True`` drops those other origins.
+    """
+    ids = {rule["ID"] for rule in needed}
+    others = [rule for rule in current if rule.get("ID") not in ids]
+    merged = []
+    for rule in needed:
+        origins = set(rule["AllowedOrigins"])
+        if not replace:
+            for old in current:
+                if old.get("ID") == rule["ID"]:
+                    origins.update(old.get("AllowedOrigins") or [])
+        merged.append({**rule, "AllowedOrigins": sorted(origins)})
+    return others + merged
 
 
 def _canonical(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,8 +187,12 @@ class CorsReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def plan(aliases: list[str], origins: list[str]) -> CorsReport:
-    """Read each bucket's rules and work out the merged rules mediahub wants."""
+def plan(aliases: list[str], origins: list[str], *, replace: bool = False) -> CorsReport:
+    """Read each bucket's rules and work out the merged rules mediahub wants.
+
+    ``replace=True``: mediahub's rules allow exactly ``origins`` (drops the origins
+    other sites sharing the bucket added).
+    """
     origins = list(dict.fromkeys(check_origin(origin) for origin in origins))
     if not origins:
         raise OriginError(
@@ -195,7 +217,7 @@ def plan(aliases: list[str], origins: list[str]) -> CorsReport:
         entry = BucketCors(bucket=storage.bucket_name, storages=names, storage=storage)
         entry.current = bucket.cors_rules(storage)
         needed = required_rules("public" if "public" in visibilities else "private", origins)
-        entry.wanted = merge(entry.current, needed)
+        entry.wanted = merge(entry.current, needed, replace=replace)
         report.buckets.append(entry)
     return report
 

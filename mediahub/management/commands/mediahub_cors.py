@@ -35,6 +35,12 @@ class Command(BaseCommand):
             help="Storage whose bucket to configure (repeatable; default: public and private).",
         )
         parser.add_argument("--apply", action="store_true", help="Write the rules.")
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="mediahub's rules allow exactly these origins (by default origins that other "
+            "sites sharing the bucket added are kept).",
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
@@ -44,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         origins = options["origins"] or cors.default_origins()
         try:
-            report = cors.plan(aliases, origins)
+            report = cors.plan(aliases, origins, replace=options["replace"])
             if options["apply"]:
                 cors.apply(report)
         except cors.OriginError as error:
