@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "LINK_MAX_EXPIRY": 7 * 24 * 3600,
     # Lifetime of the presigned URL a link redirects to, in seconds.
     "PRESIGN_EXPIRY": 300,
+    # Seconds a redeemed object's existence and ETag stay cached (0: a HEAD per redemption).
+    "OBJECT_CACHE_TIMEOUT": 30,
+    # The CACHES alias of that cache (shared by instances or not: see signed-links docs).
+    "OBJECT_CACHE": "default",
     # Record every redeemed link in the download log.
     "AUDIT_LOG": True,
     # Admin media library: entries per page (one ListObjectsV2 call per page).

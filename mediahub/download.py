@@ -5,6 +5,10 @@ status, records the attempt in the audit log, and answers 302 to a fresh presign
 URL (S3) or streams the file (local folders). Every answer is
 ``Cache-Control: private, no-store``; refusals have one fixed body per status,
 so a probing client learns nothing about what was wrong with its token.
+
+Only GET and HEAD are answered; any other method gets ``405`` with ``Allow: GET,
+HEAD``. The view is exempt from CSRF checks (it changes nothing, and a cross-site
+POST would otherwise get a 403 from the middleware instead of the documented 405).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from mediahub import links
@@ -66,7 +71,9 @@ def stream(redemption: links.Redemption) -> FileResponse:
     handle = redemption.storage.open(link.name, "rb")
     content_type, _encoding = mimetypes.guess_type(link.download_name)
     response = FileResponse(handle, content_type=content_type or "application/octet-stream")
-    response["Content-Disposition"] = content_disposition(link.download_name, inline=link.inline)
+    response["Content-Disposition"] = content_disposition(
+        link.download_name, inline=redemption.inline
+    )
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
 
@@ -85,6 +92,7 @@ def with_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return wrapper
 
 
+@csrf_exempt
 @with_headers
 @require_safe
 def download(request: HttpRequest, token: str) -> HttpResponse:

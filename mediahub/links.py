@@ -5,58 +5,75 @@
     links.revoke(path)                       # this link only
     links.revoke_all("reports/2024.pdf")     # every link of the object
 
-**Tokens** are made with :func:`django.core.signing.dumps` (salt :data:`SALT`,
-compressed, URL-safe) and verified with ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``,
-so keys can be rotated. The payload carries the storage alias, the object name, an
-explicit expiry time (checked against :data:`clock`, never through the signer's
+**Tokens** are made with Django's ``TimestampSigner.sign_object`` (what
+:func:`django.core.signing.dumps` does; salt :data:`SALT`, URL-safe) and verified
+with :func:`django.core.signing.loads` (``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``,
+so keys can be rotated). The payload carries the storage alias, the object name,
+an explicit expiry time (checked against :data:`clock`, never through the signer's
 ``max_age``), the object's link generation, a random link id, and optionally the
-bound user, the download file name and inline disposition.
+bound user, the download file name, inline disposition, and the object version
+(ETag or version id) the link was made for.
 
-**Revocation** needs no row per issued link. Each object that ever had a link
-revoked has one :class:`~mediahub.models.LinkState` row in the database (shared
-by every app instance):
+**Revocation** needs no row per issued link. Each object that ever had its links
+ended has one :class:`~mediahub.models.LinkState` row in the database (shared by
+every app instance):
 
 * ``revoke_all(name)`` increments the object's ``generation``. Every token carries
   the generation read when it was signed, so all earlier links (generation lower
   than the current one) are revoked at once and links signed afterwards are not.
   A counter, not a timestamp: clocks of different instances never matter.
+* :func:`object_changed` does the same for every ``STORAGES`` alias that holds the
+  object: mediahub's storages call it from ``delete()``, from a save that replaces
+  an object and from copies onto an existing name, so every path that deletes,
+  moves, replaces or unpublishes an object ends its links.
 * ``revoke(token)`` adds the token's random link id to the row's ``revoked``
-  mapping, with the token's expiry; entries are pruned once they have expired
-  (an expired link is refused anyway), so the mapping only ever holds revoked
-  links that are still alive. Other links of the object stay valid.
+  mapping, with the token's expiry; entries are pruned once they have expired.
 
-Redeeming costs one indexed query for that row and one existence check in the
-storage. The redeem pipeline is plain functions (:func:`load`,
-:func:`check_expiry`, :func:`check_revocation`, :func:`check_user`,
-:func:`check_object`, all run by :func:`redeem`); ``mediahub.download`` is the thin
-view on top.
+**Versions.** A link signed with ``etag=`` (or ``version_id=``) is bound to that
+object: another object under the name answers 410. A version id is enforced by S3
+itself (the presigned URL carries ``versionId``; no existence check is made).
+
+**Redeeming** costs one indexed query (the revocation row) and, for a hot object,
+no S3 request: the object's existence and ETag are cached in Django's cache
+(``MEDIAHUB["OBJECT_CACHE"]``, for ``MEDIAHUB["OBJECT_CACHE_TIMEOUT"]`` seconds)
+under a key that includes the generation, so mediahub's own deletes and
+replacements (which bump it in the database) invalidate it at once on every
+instance. The pipeline is plain functions (:func:`load`, :func:`check_expiry`,
+:func:`check_revocation`, :func:`check_user`, :func:`check_object`, all run by
+:func:`redeem`); ``mediahub.download`` is the thin view on top.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import posixpath
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.core import signing
+from django.core.cache import caches
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import Storage
-from django.db import transaction
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
-from django.urls import reverse
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
 
 from mediahub.conf import app_settings
 from mediahub.http import content_disposition, safe_filename
 from mediahub.names import validate_name
 from mediahub.storage import UnknownStorage, get_storage, resolve_alias
+from mediahub.storage.content import safe_inline
 from mediahub.storage.s3 import check_expiry as check_presign_expiry
 
 logger = logging.getLogger(__name__)
@@ -115,6 +132,13 @@ class WrongUser(LinkError):
     outcome = "forbidden"
 
 
+class ObjectReplaced(LinkError):
+    """The link was made for another version of the object (ETag or version id)."""
+
+    status = 410
+    outcome = "revoked"
+
+
 class ObjectMissing(LinkError):
     """The object no longer exists (or its storage is no longer configured)."""
 
@@ -143,6 +167,8 @@ class Link:
     user: str | None = None
     filename: str | None = None
     inline: bool = False
+    etag: str | None = None
+    version_id: str | None = None
 
     @property
     def download_name(self) -> str:
@@ -183,17 +209,45 @@ def _state_key(alias: str, name: str) -> str:
     return hashlib.sha256(f"{alias}\0{name}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def current_generation(name: str, storage: str = "private") -> int:
-    """The object's link generation (0 until :func:`revoke_all` is first called)."""
+def _state_table() -> tuple[Any, str]:
+    """The database connection and quoted table name of :class:`LinkState` (for raw reads)."""
     from mediahub.models import LinkState
 
-    alias = resolve_alias(storage)
-    value = (
-        LinkState.objects.filter(key=_state_key(alias, name))
-        .values_list("generation", flat=True)
-        .first()
-    )
-    return value or 0
+    connection = connections[router.db_for_read(LinkState)]
+    return connection, connection.ops.quote_name(LinkState._meta.db_table)
+
+
+def _read_state(alias: str, name: str) -> tuple[int, dict[str, Any]] | None:
+    """``(generation, revoked)`` of an object's row, or None: one raw indexed query.
+
+    Raw SQL because the ORM spends ~10x the query's own time building it, on a
+    path (every sign and every redemption) where that is most of the cost.
+    """
+    from mediahub.models import LinkState
+
+    connection, table = _state_table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT generation, revoked FROM {table} WHERE key = %s",  # noqa: S608
+            [_state_key(alias, name)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    revoked = LinkState._meta.get_field("revoked").from_db_value(row[1], None, connection)
+    return int(row[0]), revoked or {}
+
+
+def current_generation(name: str, storage: str = "private") -> int:
+    """The object's link generation (0 until its links are first ended)."""
+    connection, table = _state_table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT generation FROM {table} WHERE key = %s",  # noqa: S608
+            [_state_key(resolve_alias(storage), name)],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def generations(names: list[str], storage: str = "private") -> dict[str, int]:
@@ -206,6 +260,91 @@ def generations(names: list[str], storage: str = "private") -> dict[str, int]:
     return {name: found.get(key, 0) for key, name in keys.items()}
 
 
+_signer_cache: dict[str, signing.TimestampSigner] = {}
+
+
+def _signer() -> signing.TimestampSigner:
+    """Django's signer of link tokens for the current ``SECRET_KEY`` (built once per key)."""
+    key = settings.SECRET_KEY
+    signer = _signer_cache.get(key)
+    if signer is None:
+        signer = signing.TimestampSigner(key=key, salt=SALT)
+        _signer_cache.clear()
+        _signer_cache[key] = signer
+    return signer
+
+
+_path_cache: dict[tuple[Any, str], tuple[str, str]] = {}
+_PLACEHOLDER = "mediahub-token-placeholder"
+
+
+def download_path(token: str) -> str:
+    """``reverse("mediahub:download", kwargs={"token": token})``, without reversing each time.
+
+    Tokens only hold characters ``reverse()`` leaves as they are (URL-safe base64,
+    ``:`` and ``.``), so the path is the reversed path of a placeholder with the
+    token put in its place. Cached per URLconf (resolver) and script prefix.
+    """
+    cache_key = (get_resolver(get_urlconf()), get_script_prefix())
+    parts = _path_cache.get(cache_key)
+    if parts is None:
+        path = reverse("mediahub:download", kwargs={"token": _PLACEHOLDER})
+        before, _sep, after = path.partition(_PLACEHOLDER)
+        parts = (before, after)
+        if len(_path_cache) > 16:
+            _path_cache.clear()
+        _path_cache[cache_key] = parts
+    return parts[0] + token + parts[1]
+
+
+def _normal_etag(etag: str | None) -> str | None:
+    """An ETag as S3's listing and HEAD give it, without quotes or weak prefix."""
+    if etag is None:
+        return None
+    if not isinstance(etag, str):
+        raise ValueError(f"etag must be a string, not {etag!r}.")
+    value = etag.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"') or None
+
+
+def _payload(
+    name: str,
+    alias: str,
+    issued: int,
+    lifetime: int,
+    generation: int,
+    bound: str | None,
+    filename: str | None,
+    inline: bool,
+    etag: str | None,
+    version_id: str | None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "v": TOKEN_VERSION,
+        "s": alias,
+        "n": name,
+        "i": issued,
+        "e": issued + lifetime,
+        "g": generation,
+        "r": secrets.token_urlsafe(6),
+    }
+    if bound is not None:
+        payload["u"] = bound
+    if filename:
+        payload["f"] = filename
+    if inline:
+        payload["d"] = 1
+    if etag:
+        payload["t"] = etag
+    if version_id:
+        if not isinstance(version_id, str):
+            raise ValueError(f"version_id must be a string, not {version_id!r}.")
+        payload["w"] = version_id
+    return payload
+
+
 def make_token(
     name: str,
     *,
@@ -216,6 +355,8 @@ def make_token(
     inline: bool = False,
     now: float | None = None,
     generation: int | None = None,
+    etag: str | None = None,
+    version_id: str | None = None,
 ) -> str:
     """The signed token of a link (what :func:`sign` puts in the path).
 
@@ -224,24 +365,19 @@ def make_token(
     """
     validate_name(name)
     alias = resolve_alias(storage)
-    issued = int(_now(now))
-    payload: dict[str, Any] = {
-        "v": TOKEN_VERSION,
-        "s": alias,
-        "n": name,
-        "i": issued,
-        "e": issued + _lifetime(expires_in),
-        "g": current_generation(name, alias) if generation is None else generation,
-        "r": secrets.token_urlsafe(6),
-    }
-    bound = _user_key(user)
-    if bound is not None:
-        payload["u"] = bound
-    if filename:
-        payload["f"] = safe_filename(filename)
-    if inline:
-        payload["d"] = 1
-    return signing.dumps(payload, salt=SALT, compress=True)
+    payload = _payload(
+        name,
+        alias,
+        int(_now(now)),
+        _lifetime(expires_in),
+        current_generation(name, alias) if generation is None else generation,
+        _user_key(user),
+        safe_filename(filename) if filename else None,
+        inline,
+        _normal_etag(etag),
+        version_id,
+    )
+    return _signer().sign_object(payload)
 
 
 def sign(
@@ -252,6 +388,8 @@ def sign(
     user: Any = None,
     filename: str | None = None,
     inline: bool = False,
+    etag: str | None = None,
+    version_id: str | None = None,
     now: float | None = None,
 ) -> str:
     """Return a signed link (a path on this site, URL name ``mediahub:download``).
@@ -260,33 +398,71 @@ def sign(
     ``expires_in`` defaults to ``MEDIAHUB["LINK_EXPIRY"]`` and may not exceed
     ``MEDIAHUB["LINK_MAX_EXPIRY"]`` (``ValueError``); ``user`` binds the link to one
     user; ``filename`` and ``inline`` shape the download's ``Content-Disposition``.
-    Raises ``SuspiciousFileOperation`` for an unsafe name and ``UnknownStorage``
-    for an unknown storage. Signing does not check that the object exists.
+    ``etag`` (from a listing or a HEAD) or ``version_id`` (versioned buckets) bind
+    the link to that version of the object: another object under the name answers
+    410. Raises ``SuspiciousFileOperation`` for an unsafe name and ``UnknownStorage``
+    for an unknown storage. Signing makes no S3 request and does not check that
+    the object exists; it reads the object's link generation (one indexed query).
     """
-    token = make_token(
-        name,
-        storage=storage,
-        expires_in=expires_in,
-        user=user,
-        filename=filename,
-        inline=inline,
-        now=now,
+    return download_path(
+        make_token(
+            name,
+            storage=storage,
+            expires_in=expires_in,
+            user=user,
+            filename=filename,
+            inline=inline,
+            now=now,
+            etag=etag,
+            version_id=version_id,
+        )
     )
-    return reverse("mediahub:download", kwargs={"token": token})
 
 
-def sign_many(names: list[str], *, storage: str = "private", **options: Any) -> dict[str, str]:
+def sign_many(
+    names: list[str],
+    *,
+    storage: str = "private",
+    expires_in: int | timedelta | None = None,
+    user: Any = None,
+    filename: str | None = None,
+    inline: bool = False,
+    etags: Mapping[str, str | None] | None = None,
+    now: float | None = None,
+) -> dict[str, str]:
     """:func:`sign` for many objects of one storage with one database query.
 
-    Takes the keyword arguments of :func:`sign`; returns ``{name: path}``. For
-    pages that show many private files (a gallery of signed thumbnails).
+    Takes the keyword arguments of :func:`sign` (``etags`` maps names to the
+    ETags of a listing, to bind each link to its object); returns
+    ``{name: path}``. For pages that show many private files (a gallery of
+    signed thumbnails, the library's "sign selected").
     """
-    current = generations(names, storage)
+    for name in names:
+        validate_name(name)
     alias = resolve_alias(storage)
+    current = generations(names, alias)
+    issued = int(_now(now))
+    lifetime = _lifetime(expires_in)
+    bound = _user_key(user)
+    shown = safe_filename(filename) if filename else None
+    signer = _signer()
+    etags = etags or {}
     return {
-        name: reverse(
-            "mediahub:download",
-            kwargs={"token": make_token(name, storage=alias, generation=current[name], **options)},
+        name: download_path(
+            signer.sign_object(
+                _payload(
+                    name,
+                    alias,
+                    issued,
+                    lifetime,
+                    current[name],
+                    bound,
+                    shown,
+                    inline,
+                    _normal_etag(etags.get(name)),
+                    None,
+                )
+            )
         )
         for name in names
     }
@@ -316,6 +492,8 @@ def load(token: str) -> Link:
             user=data.get("u"),
             filename=data.get("f"),
             inline=bool(data.get("d")),
+            etag=data.get("t"),
+            version_id=data.get("w"),
         )
     except (signing.BadSignature, ValueError, TypeError, KeyError, SuspiciousFileOperation):
         # One answer whatever was wrong: nothing to learn by probing.
@@ -330,20 +508,18 @@ def check_expiry(link: Link, *, now: float | None = None) -> None:
         raise LinkExpired(link=link)
 
 
-def check_revocation(link: Link) -> None:
-    """Raise :class:`LinkRevoked` if the link or all links of its object were revoked."""
-    from mediahub.models import LinkState
+def check_revocation(link: Link) -> int:
+    """Raise :class:`LinkRevoked` if the link or all links of its object were revoked.
 
-    state = (
-        LinkState.objects.filter(key=_state_key(link.storage, link.name))
-        .values_list("generation", "revoked")
-        .first()
-    )
+    Returns the object's current generation (part of the object cache's key).
+    """
+    state = _read_state(link.storage, link.name)
     if state is None:
-        return
+        return 0
     generation, revoked = state
-    if link.generation < generation or link.link_id in (revoked or {}):
+    if link.generation < generation or link.link_id in revoked:
         raise LinkRevoked(link=link)
+    return generation
 
 
 def check_user(link: Link, user: Any) -> None:
@@ -360,21 +536,78 @@ def check_user(link: Link, user: Any) -> None:
         raise WrongUser(link=link)
 
 
-def check_object(link: Link) -> Storage:
-    """Return the link's storage once the object is known to exist there."""
+def _object_cache() -> tuple[Any, int]:
+    """The cache of objects' existence and ETag, and its timeout (None, 0: off)."""
+    timeout = app_settings.OBJECT_CACHE_TIMEOUT
+    if not timeout:
+        return None, 0
+    return caches[app_settings.OBJECT_CACHE], int(timeout)
+
+
+def _object_cache_key(storage: Storage, alias: str, name: str, generation: int) -> str:
+    # The generation is in the key: mediahub's deletes and replacements bump it in
+    # the database, so every instance stops using the entry at once. So is the
+    # storage's identity (endpoint, bucket, prefix): an alias pointed elsewhere
+    # never reads the entries of its former bucket.
+    digest = hashlib.sha256(
+        f"{_identity(storage)!r}\0{alias}\0{name}".encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    return f"mediahub.object:{digest}:{generation}"
+
+
+def _look_up(storage: Storage, link: Link) -> str:
+    """The object's ETag ("" when the storage has none); :class:`ObjectMissing` if absent."""
+    stat = getattr(storage, "stat", None)
     try:
-        storage = get_storage(link.storage)
-    except UnknownStorage:
-        raise ObjectMissing(link=link) from None
-    try:
-        found = storage.exists(link.name)
+        if callable(stat):
+            try:
+                return stat(link.name).etag or ""
+            except (FileNotFoundError, NotADirectoryError):
+                raise ObjectMissing(link=link) from None
+        if not storage.exists(link.name):
+            raise ObjectMissing(link=link)
+        return ""
     except (ClientError, BotoCoreError, OSError) as error:
         logger.warning(
             "Storage %r failed while redeeming a link: %s", link.storage, type(error).__name__
         )
         raise StorageUnavailable(link=link) from error
-    if not found:
-        raise ObjectMissing(link=link)
+
+
+def check_object(link: Link, generation: int = 0) -> Storage:
+    """Return the link's storage once the object is known to exist there (in the link's version).
+
+    * Bound to a version id, on a storage that presigns: no request at all; the
+      presigned URL names the version and S3 serves that version or nothing.
+    * Otherwise the object's ETag comes from the object cache, or from one HEAD
+      (``stat``) whose answer is cached for ``MEDIAHUB["OBJECT_CACHE_TIMEOUT"]``
+      seconds. Only existing objects are cached: a missing object is looked up
+      again on every redemption, so an upload is found at once.
+    * Bound to an ETag: another ETag raises :class:`ObjectReplaced` (410).
+    """
+    try:
+        storage = get_storage(link.storage)
+    except UnknownStorage:
+        raise ObjectMissing(link=link) from None
+    if link.version_id and callable(getattr(storage, "presigned_url", None)):
+        return storage
+    cache, timeout = _object_cache()
+    key = _object_cache_key(storage, link.storage, link.name, generation)
+    etag = None
+    if cache is not None:
+        try:
+            etag = cache.get(key)
+        except Exception:  # a cache that fails is a cache miss, never a refusal
+            logger.warning("The object cache failed; looking the object up.", exc_info=True)
+    if etag is None:
+        etag = _look_up(storage, link)
+        if cache is not None:
+            try:
+                cache.set(key, etag, timeout)
+            except Exception:
+                logger.warning("The object cache failed to store an entry.", exc_info=True)
+    if link.etag and etag and etag != link.etag:
+        raise ObjectReplaced(link=link)
     return storage
 
 
@@ -400,24 +633,37 @@ class Redemption:
             self.storage,
             self.link.name,
             filename=self.link.download_name,
-            inline=self.link.inline,
+            inline=self.inline,
             content_type=content_type,
             method=method,
+            version_id=self.link.version_id,
         )
+
+    @property
+    def inline(self) -> bool:
+        """Inline as signed, unless the object or its download name is active content.
+
+        HTML, SVG or XML opened inline would run its scripts (on the bucket's
+        origin, or on this site's for a streamed file): those are always attachments.
+        """
+        from mediahub.storage.content import safe_inline
+
+        link = self.link
+        return safe_inline(link.name, link.inline) and safe_inline(link.download_name, link.inline)
 
 
 def redeem(token: str, *, user: Any = None, now: float | None = None) -> Redemption:
     """Run every check on ``token`` and return the :class:`Redemption`.
 
     Order: signature (404), expiry (410), revocation (410), bound user (login /
-    403), object existence (404; 503 when the storage fails). Raises the matching
-    :class:`LinkError`.
+    403), object existence (404; 503 when the storage fails) and version (410).
+    Raises the matching :class:`LinkError`.
     """
     link = load(token)
     check_expiry(link, now=now)
-    check_revocation(link)
+    generation = check_revocation(link)
     check_user(link, user)
-    storage = check_object(link)
+    storage = check_object(link, generation)
     return Redemption(link=link, storage=storage)
 
 
@@ -448,17 +694,130 @@ def revoke(url_or_token: str, *, now: float | None = None) -> bool:
     return True
 
 
-def revoke_all(name: str, storage: str = "private") -> int:
-    """Revoke every link issued so far for ``name``; return the new generation."""
+def _bump(alias: str, name: str) -> int:
+    """Increment the generation of ``name`` in ``alias`` (creating its row); return it."""
     from mediahub.models import LinkState
 
-    validate_name(name)
-    alias = resolve_alias(storage)
     key = _state_key(alias, name)
-    with transaction.atomic():
-        LinkState.objects.get_or_create(key=key, defaults={"storage": alias, "name": name})
-        LinkState.objects.filter(key=key).update(generation=F("generation") + 1, revoked={})
-        return LinkState.objects.values_list("generation", flat=True).get(key=key)
+    rows = LinkState.objects.filter(key=key)
+    changes = {"generation": F("generation") + 1, "revoked": {}, "updated": timezone.now()}
+    with transaction.atomic(using=router.db_for_write(LinkState)):
+        if not rows.update(**changes):
+            try:
+                with transaction.atomic(using=router.db_for_write(LinkState)):
+                    LinkState.objects.create(key=key, storage=alias, name=name, generation=1)
+                return 1
+            except IntegrityError:  # created by another instance meanwhile
+                rows.update(**changes)
+        return rows.values_list("generation", flat=True).get()
+
+
+def revoke_all(name: str, storage: str = "private") -> int:
+    """Revoke every link issued so far for ``name``; return the new generation."""
+    validate_name(name)
+    return _bump(resolve_alias(storage), name)
+
+
+def _identity(storage: Storage) -> tuple[Any, ...]:
+    """What makes two configured storages hold the same objects under the same names."""
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket is not None:
+        return (
+            "s3",
+            getattr(storage, "endpoint_url", None) or "",
+            bucket,
+            (getattr(storage, "location", "") or "").strip("/"),
+        )
+    if isinstance(storage, FileSystemStorage):
+        return ("file", os.path.realpath(storage.location))
+    return ("instance", id(storage))
+
+
+def aliases_of(storage: Storage) -> list[str]:
+    """Every ``STORAGES`` alias whose objects are ``storage``'s (same bucket and prefix,
+    or same folder), ``storage``'s own alias included.
+
+    Links are signed per alias, and two aliases may name one bucket (the public
+    storage and easy-thumbnails' storage, typically). Remembered on the instance
+    for the current ``settings.STORAGES``.
+    """
+    configured = settings.STORAGES
+    memo = storage.__dict__.get("_mediahub_aliases")
+    if memo is not None and memo[0] is configured:
+        return memo[1]
+    identity = _identity(storage)
+    found = []
+    for alias in configured:
+        try:
+            instance = storages[alias]
+        except Exception:  # noqa: S112 - an alias that cannot be built holds no links
+            continue
+        if instance is storage or _identity(instance) == identity:
+            found.append(alias)
+    storage.__dict__["_mediahub_aliases"] = (configured, found)
+    return found
+
+
+def objects_changed(storage: Storage | str, names: list[str]) -> None:
+    """End every signed link of ``names`` and forget their cached state: they were
+    deleted, replaced, moved away or unpublished.
+
+    ``storage`` is a storage instance (every alias holding the same objects is
+    covered: :func:`aliases_of`) or a visibility/alias. A few queries per 500
+    names. mediahub's storages call it from ``delete()``, from saves that replace
+    an object and from copies onto a name, and bulk deletes (folders, sync, jobs)
+    for their batches; call it yourself after changing objects behind mediahub's
+    back (boto3). A database failure raises: links that could not be ended must
+    not look ended.
+    """
+    from mediahub.models import LinkState
+
+    names = list(dict.fromkeys(name for name in names if name and not name.endswith("/")))
+    if not names:
+        return
+    aliases = [resolve_alias(storage)] if isinstance(storage, str) else aliases_of(storage)
+    database = router.db_for_write(LinkState)
+    changes = {"generation": F("generation") + 1, "revoked": {}, "updated": timezone.now()}
+    for alias in aliases:
+        keys = {_state_key(alias, name): name for name in names}
+        ordered = list(keys)
+        for start in range(0, len(ordered), 500):
+            part = ordered[start : start + 500]
+            with transaction.atomic(using=database):
+                rows = LinkState.objects.filter(key__in=part)
+                existing = set(rows.values_list("key", flat=True))
+                if existing:
+                    rows.update(**changes)
+                missing = [key for key in part if key not in existing]
+                if not missing:
+                    continue
+                try:
+                    with transaction.atomic(using=database):
+                        LinkState.objects.bulk_create(
+                            LinkState(key=key, storage=alias, name=keys[key], generation=1)
+                            for key in missing
+                        )
+                except IntegrityError:  # some were created meanwhile: bump one by one
+                    for key in missing:
+                        _bump(alias, keys[key])
+
+
+def object_changed(storage: Storage | str, name: str) -> None:
+    """:func:`objects_changed` for one object."""
+    objects_changed(storage, [name])
+
+
+@contextmanager
+def changing(storage: Storage | str, *names: str) -> Iterator[None]:
+    """Around a delete or an overwrite of ``names``: end their links before and after.
+
+    Before: if the database cannot record it, the objects are not touched. After:
+    a link signed while the change was under way (with the generation of the
+    first bump) ends too.
+    """
+    objects_changed(storage, list(names))
+    yield
+    objects_changed(storage, list(names))
 
 
 # -- permissions and presigning -------------------------------------------------------
@@ -476,13 +835,15 @@ def presigned_download_url(
     content_type: str | None = None,
     expires_in: int | None = None,
     method: str = "GET",
+    version_id: str | None = None,
 ) -> str:
     """A presigned GET (or HEAD) URL that downloads ``name`` under a safe file name.
 
     S3 answers with ``Content-Disposition`` (attachment, or inline) for
     ``filename`` (default: the object's own name), and ``Content-Type`` when
     ``content_type`` is given. Lifetime ``expires_in`` seconds, default
-    ``MEDIAHUB["PRESIGN_EXPIRY"]``; over 7 days raises ``ValueError``. The storage
+    ``MEDIAHUB["PRESIGN_EXPIRY"]``; over 7 days raises ``ValueError``. ``version_id``
+    pins one version of the object (S3 answers 404 once it is gone). The storage
     must presign (``presigned_url``): a local folder cannot (``TypeError``).
     """
     presign = getattr(storage, "presigned_url", None)
@@ -491,6 +852,8 @@ def presigned_download_url(
             f"{type(storage).__name__} cannot presign URLs: serve its files through "
             "mediahub.links.sign() instead."
         )
+    # HTML, SVG, XML... are never opened inline, whatever the object's stored type.
+    inline = safe_inline(name, inline, content_type) and safe_inline(filename or name, inline)
     params = {
         "ResponseContentDisposition": content_disposition(
             filename or posixpath.basename(name), inline=inline
@@ -498,6 +861,8 @@ def presigned_download_url(
     }
     if content_type:
         params["ResponseContentType"] = content_type
+    if version_id:
+        params["VersionId"] = version_id
     operations = {"GET": "get_object", "HEAD": "head_object"}
     if method not in operations:
         raise ValueError(f"method must be 'GET' or 'HEAD', not {method!r}.")

@@ -396,6 +396,13 @@ def push(
     _collect(report, results)
     progress.close()
     if not dry_run:
+        # Replaced objects (written by PutObject, not through delete()): end their links.
+        replaced = [r[1] for r in results if r[0] == "copied" and r[1] in remote]
+        if replaced:
+            _apps_ready()
+            from mediahub.links import objects_changed
+
+            objects_changed(storage, replaced)
         state.save(keep=set(files))
     if delete:
         wanted = {prefix + relative for relative in files}

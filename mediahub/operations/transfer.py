@@ -471,15 +471,18 @@ def delete_objects(storage: Storage, names: list[str], *, policy=None) -> list[s
             except Exception:
                 failed.append(name)
         return failed
+    from mediahub.links import changing
+
     s3 = client(storage)
     for start in range(0, len(names), 1000):
         batch = names[start : start + 1000]
-        answer = retry.call(
-            s3.delete_objects,
-            Bucket=storage.bucket_name,
-            Delete={"Objects": [{"Key": key_of(storage, n)} for n in batch], "Quiet": True},
-            policy=policy,
-        )
+        with changing(storage, *batch):  # ends the objects' signed links (as delete() does)
+            answer = retry.call(
+                s3.delete_objects,
+                Bucket=storage.bucket_name,
+                Delete={"Objects": [{"Key": key_of(storage, n)} for n in batch], "Quiet": True},
+                policy=policy,
+            )
         prefix_length = len(key_of(storage, ""))
         failed.extend(error["Key"][prefix_length:] for error in answer.get("Errors", ()))
     return failed

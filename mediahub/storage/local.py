@@ -51,6 +51,13 @@ class LocalListingMixin(ActiveContentMixin, SaveMaxLengthMixin):
             )
         return full
 
+    def delete(self, name):
+        from mediahub.links import changing
+
+        validate_name(name)
+        with changing(self, name):  # ends the object's signed links (every path deletes here)
+            super().delete(name)
+
     def get_available_name(self, name, max_length=None):
         validate_name(name)
         # FileSystemStorage._save() asks again without max_length after a collision.
@@ -101,7 +108,13 @@ class LocalListingMixin(ActiveContentMixin, SaveMaxLengthMixin):
         self.check_write(target_name)
         target = self.path(target_name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        with source.open(source_name, "rb") as src, open(target, "wb") as dst:
+        from mediahub.links import changing
+
+        with (
+            changing(self, target_name),  # may replace an object: end its signed links
+            source.open(source_name, "rb") as src,
+            open(target, "wb") as dst,
+        ):
             shutil.copyfileobj(src, dst, 1024 * 1024)
         return target_name
 

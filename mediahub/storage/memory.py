@@ -20,6 +20,13 @@ from mediahub.storage.validation import ValidatedNamesMixin
 class MemoryListingMixin(ActiveContentMixin, ValidatedNamesMixin):
     visibility = "public"
 
+    def delete(self, name):
+        from mediahub.links import changing
+
+        validate_name(name)
+        with changing(self, name):  # ends the object's signed links (every path deletes here)
+            super().delete(name)
+
     def list_folder(
         self,
         path: str = "",

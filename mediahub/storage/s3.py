@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
+from django.utils.functional import cached_property
 from storages.backends.s3 import S3Storage
 from storages.utils import ReadBytesWrapper, get_available_overwrite_name, is_seekable
 
@@ -49,6 +50,7 @@ from mediahub.storage.listing import (
     FolderPage,
     check_listing_args,
 )
+from mediahub.storage.presign import Presigner
 from mediahub.storage.validation import ValidatedNamesMixin, alternative_name, save_max_length
 
 #: Part size of the create-if-absent multipart upload (``transfer_config``'s by default).
@@ -159,7 +161,17 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         validate_name(name)
         if expire is not None:
             check_expiry(expire)
+        if self.querystring_auth and not self.custom_domain and http_method in (None, "GET"):
+            # The same URL django-storages would give, from mediahub's fast presigner.
+            return self.presigned_url(name, expires_in=expire, params=parameters)
         return super().url(name, parameters=parameters, expire=expire, http_method=http_method)
+
+    def delete(self, name):
+        from mediahub.links import changing
+
+        validate_name(name)
+        with changing(self, name):  # ends the object's signed links (every path deletes here)
+            super().delete(name)
 
     def get_available_name(self, name, max_length=None):
         validate_name(name)
@@ -196,7 +208,10 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
     def _save(self, name, content):
         validate_name(name)
         if self.file_overwrite:
-            return super()._save(name, content)
+            from mediahub.links import changing
+
+            with changing(self, name):  # may replace an object: end its signed links
+                return super()._save(name, content)
         if is_seekable(content):
             content.seek(0, os.SEEK_SET)
         data = ReadBytesWrapper(content)
@@ -374,7 +389,12 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         is kept, except mediahub's private mark when the target is public.
         Returns ``target_name``.
         """
-        self._copy(self if source is None else source, source_name, target_name, if_absent=False)
+        from mediahub.links import changing
+
+        with changing(self, target_name):  # may replace an object: end its signed links
+            self._copy(
+                self if source is None else source, source_name, target_name, if_absent=False
+            )
         return target_name
 
     def copy_if_absent(
@@ -490,10 +510,14 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
             raise ValueError(
                 "presigned_url() signs the object 'name': params may not set Bucket/Key."
             )
-        all_params = {**(params or {}), "Bucket": self.bucket_name, "Key": key}
-        return self.connection.meta.client.generate_presigned_url(
-            method, Params=all_params, ExpiresIn=expires
+        # mediahub.storage.presign: botocore's URL, byte for byte, ~10x faster.
+        return self.presigner.url(
+            self.connection.meta.client, key, operation=method, params=params, expires_in=expires
         )
+
+    @cached_property
+    def presigner(self) -> Presigner:
+        return Presigner(self.bucket_name)
 
 
 @deconstructible(path="mediahub.storage.s3.PublicS3Storage")
