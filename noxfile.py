@@ -6,10 +6,11 @@
 
 | Django  | Python | django-storages | easy-thumbnails | django-filer |
 |---------|--------|-----------------|-----------------|--------------|
-| 5.2 LTS | 3.11   | 1.14            | 2.10            | 3.x          |
-| 6.0     | 3.12   | 1.14            | 2.10            | 3.x          |
-| 6.1     | 3.13   | 1.14            | 2.10            | 3.x          |
+| 5.2 LTS | 3.11   | 1.14.6          | 2.10.1          | 3.6          |
+| 6.0     | 3.12   | 1.14.6          | 2.10.1          | 3.6          |
+| 6.1     | 3.13   | 1.14.6          | 2.10.1          | 3.6          |
 
+Each cell installs the newest releases pyproject.toml's pins allow.
 The 5.2/3.11 cell is the default one: ``make test`` runs it in ``.venv`` with every tier
 (browser, PostgreSQL, Ceph RGW). The other cells run the suite without the browser
 and RGW tiers (``-m "not browser and not s3semantics"``); they find the interpreters
