@@ -162,6 +162,8 @@ def claim(job_id: int, token: str) -> Claim | Wait | None:
         cursor = outcome[1]
         job = Job.objects.get(pk=job_id)
         kind = kind or get_kind(job.kind)
+        if cursor is None and job.total_objects is None:  # before the first chunk: count
+            _count(job_id, kind, job)
         items, after = kind.next_chunk(job, cursor, app_settings.JOB_CHUNK_SIZE)
 
         def advance(job, cursor=cursor, items=items, after=after):
@@ -272,8 +274,6 @@ def work(job_id: int) -> str:
     if job.finished_state:
         return "done"
     kind = get_kind(job.kind)
-    if job.total_objects is None and job.cursor is None and not job.leases:
-        _count(job_id, kind, job)
     deadline = time.monotonic() + app_settings.JOB_TASK_TIME
     token = uuid.uuid4().hex
     while True:
@@ -318,7 +318,7 @@ def _count(job_id: int, kind, job) -> None:
         return
 
     def save(job):
-        if job.total_objects is not None:
+        if job.total_objects is not None or job.cursor is not None:
             raise NoChange(None)
         job.total_objects, job.total_bytes = objects, size
 

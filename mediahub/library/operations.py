@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import Storage
+from django.db import connections
 from django.utils.translation import gettext as _
 
 from mediahub import retry
@@ -245,7 +246,10 @@ def _delete_contents(storage: str, path: str, contents: FolderContents, warn: Wa
         keys += [target._folder_key(path) + _rest(path, raw) for raw in contents.invalid]
         if contents.marker:
             keys.append(target._folder_key(path))
+        names = [entry.path for entry in contents.files]
+        links_changed(storage, names)  # bulk deletes bypass delete(): end links here
         _delete_keys(target, keys)
+        links_changed(storage, names)
     else:
         for entry in contents.files:
             target.delete(entry.path)
@@ -629,8 +633,15 @@ def _pool_map(function: Callable[[Any], Any], items: list, threads: int) -> list
     """``function`` over ``items`` on at most ``threads`` threads (S3 requests only)."""
     if threads <= 1 or len(items) <= 1:
         return [function(item) for item in items]
+
+    def run(item: Any) -> Any:
+        try:
+            return function(item)
+        finally:  # storage methods may record link changes: no connection left open
+            connections.close_all()
+
     with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
-        return list(pool.map(function, items))
+        return list(pool.map(run, items))
 
 
 def _head(storage: MediaS3Storage, key: str) -> dict | None:
@@ -747,19 +758,57 @@ def _delete_sources(storage: MediaS3Storage, pending: dict[str, tuple[Outcome, s
             }
 
 
+def links_changed(storage: str, names: list[str]) -> None:
+    """End the signed links of ``names`` (deleted, moved away, or newly written onto),
+    in a few queries for a whole chunk (``mediahub.links``' revocation state).
+
+    A job calls it before its S3 requests (a database that cannot record it stops
+    the chunk before anything changes) and after them (a link signed meanwhile).
+    """
+    from django.db import IntegrityError, transaction
+    from django.db.models import F
+    from django.utils import timezone
+
+    links = optional_module("mediahub.links")
+    names = [name for name in names if name and not name.endswith("/")]
+    if links is None or not names:
+        return
+    from mediahub.models import LinkState
+
+    instance = get_storage(storage)
+    aliases_of = getattr(links, "aliases_of", None)
+    aliases = aliases_of(instance) if aliases_of else [links.resolve_alias(storage)]
+    for alias in aliases:
+        keys = {links._state_key(alias, name): name for name in names}
+        for start in range(0, len(keys), 500):
+            part = list(keys)[start : start + 500]
+            with transaction.atomic():
+                rows = LinkState.objects.filter(key__in=part)
+                existing = set(rows.values_list("key", flat=True))
+                rows.update(generation=F("generation") + 1, revoked={}, updated=timezone.now())
+                missing = [
+                    LinkState(key=key, storage=alias, name=keys[key], generation=1)
+                    for key in part
+                    if key not in existing
+                ]
+                try:
+                    with transaction.atomic():
+                        LinkState.objects.bulk_create(missing)
+                except IntegrityError:  # created meanwhile: bumping them is enough
+                    for row in missing:
+                        rows.filter(key=row.key).update(generation=F("generation") + 1)
+                        if not LinkState.objects.filter(key=row.key).exists():
+                            row.save()
+
+
 def _after_removal(storage: str, outcomes: list[Outcome]) -> None:
-    """What every removed original needs: its thumbnails dropped, its links revoked."""
-    links = optional_module("mediahub.links") if storage == "private" else None
+    """What every removed original needs: its thumbnails dropped (its links are
+    ended by :func:`links_changed`)."""
     for outcome in outcomes:
         if outcome.error or outcome.name.endswith("/"):
             continue
         if is_image_type(guess_type(outcome.name)):
             drop_thumbnails(storage, outcome.name)
-        if links is not None:
-            try:
-                links.revoke_all(outcome.name, storage=storage)
-            except Exception:
-                logger.warning("Could not revoke the links of %r.", outcome.name, exc_info=True)
 
 
 def move_objects(
@@ -774,6 +823,10 @@ def move_objects(
     validate_folder(target)
     st = get_storage(storage)
     if isinstance(st, MediaS3Storage):
+        changed = [item["name"] for item in items if not item.get("raw")] + [
+            moved_name(item["name"], base=base, target=target) for item in items
+        ]
+        links_changed(storage, changed)
 
         def one(item: dict) -> tuple[Outcome, str | None, str]:
             new_name = (
@@ -786,6 +839,7 @@ def move_objects(
         pending = {key: (outcome, new) for outcome, key, new in results if key}
         _delete_sources(st, pending)
         outcomes = [outcome for outcome, _key, _new in results]
+        links_changed(storage, changed)
     else:
         outcomes = [_move_one_local(storage, item, base, target) for item in items]
     _after_removal(storage, outcomes)
@@ -821,6 +875,8 @@ def delete_objects(storage: str, items: list[dict], *, threads: int = 8) -> list
     st = get_storage(storage)
     outcomes = [Outcome(item["name"], item.get("size") or 0) for item in items]
     if isinstance(st, MediaS3Storage):
+        changed = [item["name"] for item in items if not item.get("raw")]
+        links_changed(storage, changed)
         keys: dict[str, Outcome] = {}
         for item, outcome in zip(items, outcomes, strict=True):
             try:
@@ -846,6 +902,7 @@ def delete_objects(storage: str, items: list[dict], *, threads: int = 8) -> list
             except (ClientError, BotoCoreError) as exc:
                 for key in part:
                     keys[key].error = retry.describe(exc)
+        links_changed(storage, changed)
     else:
         for item, outcome in zip(items, outcomes, strict=True):
             try:
@@ -905,7 +962,10 @@ def publish_objects(storage: str, items: list[dict], *, threads: int = 8) -> lis
         except Exception as exc:
             return Outcome(name, item.get("size") or 0, _describe(exc))
 
+    names = [item["name"] for item in items if not item.get("raw") and not item.get("marker")]
+    links_changed(storage, names)
     outcomes = _pool_map(one, items, threads)
+    links_changed(storage, names)
     _after_removal(storage, outcomes)
     return outcomes
 

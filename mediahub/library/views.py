@@ -23,7 +23,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mediahub import jobs
 from mediahub.conf import app_settings
+from mediahub.jobs.web import announce
 from mediahub.library import browsing, operations, policy, preferences, uploads
 from mediahub.library.errors import LibraryError
 from mediahub.library.forms import FolderForm, MoveForm, SignForm
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 #: What the views turn into an admin message instead of an error page.
 HANDLED = (
     LibraryError,
+    jobs.JobError,
     SuspiciousFileOperation,
     FileNotFoundError,
     ClientError,
@@ -53,7 +56,7 @@ HANDLED = (
 
 def error_message(exc: BaseException) -> str:
     """A message for the user that says what happened and what to do (never a secret)."""
-    if isinstance(exc, LibraryError):
+    if isinstance(exc, LibraryError | jobs.JobError):
         return str(exc)
     if isinstance(exc, SuspiciousFileOperation):
         return _(
@@ -378,16 +381,19 @@ class LibraryViews:
             if form.is_valid():
                 new_name = form.cleaned_data["new_name"]
                 try:
-                    if folder:
-                        count = operations.move_folder(
-                            storage, folder, new_name, warn=self.warn(request)
+                    if folder:  # any size: a job (mediahub.jobs), the request only enqueues
+                        job = jobs.start(
+                            "move",
+                            storage=storage,
+                            params={"prefix": folder, "target": new_name},
+                            user=request.user,
                         )
-                        messages.success(
+                        announce(
                             request,
-                            _("Moved %(count)s files from %(old)s to %(new)s.")
-                            % {"count": count, "old": folder, "new": new_name},
+                            job,
+                            _("Moving %(old)s to %(new)s.") % {"old": folder, "new": new_name},
                         )
-                        parent = posixpath.dirname(new_name.rstrip("/"))
+                        return self.back_to(location)
                     else:
                         operations.move_file(storage, name, new_name, warn=self.warn(request))
                         messages.success(
@@ -417,13 +423,11 @@ class LibraryViews:
             return redirect
         try:
             if request.method == "POST":
-                if folder:
-                    count = operations.delete_folder(storage, folder, warn=self.warn(request))
-                    messages.success(
-                        request,
-                        _("Deleted folder %(name)s (%(count)s files).")
-                        % {"name": folder, "count": count},
+                if folder:  # any size: a job (mediahub.jobs), the request only enqueues
+                    job = jobs.start(
+                        "delete", storage=storage, params={"prefix": folder}, user=request.user
                     )
+                    announce(request, job, _("Deleting folder %(name)s.") % {"name": folder})
                 else:
                     operations.delete_file(storage, name, warn=self.warn(request))
                     messages.success(request, _("Deleted %(name)s.") % {"name": name})
@@ -449,11 +453,23 @@ class LibraryViews:
         """Make a file public (from the private storage) or private (from the public one)."""
         if request.method != "POST":
             return HttpResponse(status=405)
-        location, name, _folder, redirect = self._target(request, storage, "publish")
+        location, name, folder, redirect = self._target(request, storage, "publish")
         if redirect:
             return redirect
-        if not name:
-            messages.error(request, _("Only files can be made public or private."))
+        if folder:  # every file of the folder: a job (mediahub.jobs)
+            try:
+                job = jobs.start(
+                    "publish", storage=storage, params={"prefix": folder}, user=request.user
+                )
+            except HANDLED as exc:
+                messages.error(request, error_message(exc))
+                return self.back_to(location)
+            announce(
+                request,
+                job,
+                _("Moving the files of %(name)s to the %(storage)s files.")
+                % {"name": folder, "storage": other_storage(storage)},
+            )
             return self.back_to(location)
         try:
             destination = operations.change_visibility(storage, name, warn=self.warn(request))
