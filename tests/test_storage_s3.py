@@ -153,6 +153,7 @@ def test_list_folder_filters_by_name_prefix_and_marks_raw_keys(s3):
         storage.list_folder("p/", prefix="../")
 
 
+@pytest.mark.django_db  # a copy onto a name ends its signed links (database)
 def test_server_side_copy_between_storages_keeps_bytes_and_privacy(s3, count_requests):
     public, private = get_storage("public"), get_storage("private")
     public.save("img/a.jpg", ContentFile(b"\xff\xd8jpeg"))
@@ -229,6 +230,7 @@ def test_non_seekable_content_is_saved(s3):
     assert get_storage("private").open(name).read() == b"streamed"
 
 
+@pytest.mark.django_db  # a copy onto a name ends its signed links (database)
 def test_server_side_copy_applies_the_target_storages_acl_and_encryption(s3, settings):
     from mediahub import dsn
 
@@ -281,6 +283,7 @@ def test_presigned_url_params_cannot_redirect_the_signature_to_another_key():
     assert urlsplit(storage.presigned_url("a.txt")).path.endswith("/a.txt")
 
 
+@pytest.mark.django_db  # a copy onto a name ends its signed links (database)
 def test_copy_between_storages_with_different_credentials_streams(s3, count_requests):
     from mediahub import dsn
 

@@ -12,6 +12,9 @@ from django.core.files.base import ContentFile
 from mediahub.storage import get_storage
 from mediahub.workspace import workspace
 
+# Deleting staged objects ends their signed links: a database write (mediahub.links).
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
