@@ -49,8 +49,10 @@ serve: install
 lint: install
 	$(VENV)/bin/ruff check mediahub tests example_project bench scripts
 
+# Every bench once (minutes; a quiet machine): each writes bench/results/NAME.md, which the
+# README and docs/explanation/performance.md quote verbatim. Commit bench/results/ after.
 bench: install
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+	for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info .nox docs/_build

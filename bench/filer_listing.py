@@ -11,9 +11,17 @@ storages once, at import, so each configuration runs in its own process:
   thumbnails under ``filer_private_thumbnails/``), everything else at its default.
 
 Each loads the same folder (half public, half private; ``--images`` of the files
-are PNGs with their two admin thumbnails generated), then fetches the folder's
-admin listing (first page, filer's table view) as a superuser, counting S3
-requests (botocore hooks) and DB queries, and timing it (best of 3).
+are PNGs with their two admin thumbnails generated), then serves the folder's
+admin listing (first page, filer's table view) as a superuser, through Django's
+test client, counting S3 requests (botocore hooks) and DB queries once. Both
+processes stay up and the page is fetched in each alternately (A, B, A, B, ...),
+``--rounds`` times after one warm-up: the time is the page as the parent waits for
+it (one line over a pipe per page, ~0.1 ms), best and median.
+
+What it shows: mediahub's configuration presigns private files' URLs itself and
+serves private thumbnails through permission-checked links, without an S3 request;
+filer's defaults on S3 make no request either, so the difference is CPU per page
+(URL signing, template work), a ratio close to 1, not a multiple.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import counting_requests, table, timed
+from _common import Side, compare, counting_requests, fmt_time, table, write_results
 
 # Run as a script, this file would shadow django-filer's ``filer`` package.
 BENCH = str(Path(__file__).resolve().parent)
@@ -155,69 +163,120 @@ def run_one(config: str, endpoint: str, public: str, private: str, files: int, i
     # (CaptureQueriesContext would miss them: each request resets the query log.)
     with counting_requests() as requests_made, connection.execute_wrapper(count_query):
         body = listing().content.decode()
-    seconds = timed(listing)
-    return {
+    return listing, {
         "s3": requests_made.total,
         "s3_ops": dict(requests_made),
         "queries": len(queries),
-        "ms": seconds * 1000,
         "presigned": len(re.findall(r"[?&](?:amp;)?(?:X-Amz-)?Signature=", body)),
         "sigv2": body.count("AWSAccessKeyId="),
         "checked": body.count("/smedia/filer_private"),
     }
 
 
+def serve(listing, counts: dict) -> None:
+    """Child loop: one page per ``run`` line on stdin, ``ok`` back; ``quit`` ends."""
+    print("READY " + json.dumps(counts), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "quit":
+            return
+        listing()
+        print("ok", flush=True)
+
+
+class Child:
+    """One configuration, set up in its own process, serving pages on request."""
+
+    def __init__(self, config: str, endpoint: str, public: str, private: str, args) -> None:
+        spec = ",".join([config, endpoint, public, private])
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--child", spec, "--files", str(args.files)]
+            + ["--images", str(args.images)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(Path(BENCH).parent),
+        )
+        for line in self.process.stdout:
+            if line.startswith("READY "):
+                self.counts = json.loads(line[6:])
+                break
+        else:
+            sys.exit(f"{config} set-up failed (exit {self.process.wait()})")
+
+    def page(self) -> None:
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ok":
+            raise RuntimeError("child failed")
+
+    def close(self) -> None:
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         config, endpoint, public, private = args.child.split(",")
-        result = run_one(config, endpoint, public, private, args.files, args.images)
-        print("RESULT " + json.dumps(result))
+        serve(*run_one(config, endpoint, public, private, args.files, args.images))
         return
 
     sys.path.insert(0, str(Path(BENCH).parent))
     from mediahub.testing.s3server import MotoServer, create_layout
 
-    results = {}
+    children: dict[str, Child] = {}
     with MotoServer() as server:
-        for config in CONFIGS:
-            layout = create_layout(server.endpoint, f"bench-{config}-pub", f"bench-{config}-prv")
-            child = ",".join([config, server.endpoint, layout.public_bucket, layout.private_bucket])
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", child, "--files", str(args.files)]
-                + ["--images", str(args.images)],
-                capture_output=True,
-                text=True,
-                cwd=str(Path(BENCH).parent),
+        try:
+            for config in CONFIGS:
+                layout = create_layout(
+                    server.endpoint, f"bench-{config}-pub", f"bench-{config}-prv"
+                )
+                children[config] = Child(
+                    config, server.endpoint, layout.public_bucket, layout.private_bucket, args
+                )
+            timings = compare(
+                [
+                    Side(CONFIGS[config], child.page, parallelism="1 process, 1 thread")
+                    for config, child in children.items()
+                ],
+                rounds=args.rounds,
+                count=False,
             )
-            if out.returncode:
-                sys.exit(f"{config} run failed:\n{out.stderr[-3000:]}")
-            out = out.stdout
-            results[config] = json.loads(out.rsplit("RESULT ", 1)[1])
-    ours, theirs = results["mediahub"], results["filer"]
-    print(
-        f"filer admin listing of one folder of {args.files:,} files ({args.images} images with "
-        "thumbnails, half private), first page; moto server over HTTP on 127.0.0.1\n"
-    )
-    rows = [
-        [
-            CONFIGS[config],
-            r["s3"],
-            r["queries"],
-            f"{r['ms']:.0f} ms",
-            f"{r['presigned']} ({r['sigv2']} SigV2)",
-            r["checked"],
-        ]
-        for config, r in results.items()
-    ]
-    headers = ["configuration", "S3 requests", "DB queries", "time (best of 3)"]
+        finally:
+            for child in children.values():
+                child.close()
+    ours, theirs = timings
+    rows = []
+    for config, timing in zip(CONFIGS, timings, strict=True):
+        r = children[config].counts
+        rows.append(
+            [
+                CONFIGS[config],
+                r["s3"],
+                r["queries"],
+                fmt_time(timing.best),
+                fmt_time(timing.median),
+                f"{r['presigned']} ({r['sigv2']} SigV2)",
+                r["checked"],
+            ]
+        )
+    headers = ["configuration", "S3 requests", "DB queries", "best", "median"]
     headers += ["presigned URLs in page", "private links via permission check"]
-    print(table(headers, rows))
-    print(f"\ntime ratio (filer defaults / mediahub): {theirs['ms'] / ours['ms']:.2f}")
+    text = (
+        f"filer admin listing of one folder of {args.files:,} files ({args.images} images "
+        "with thumbnails, half private), first page, each configuration in its own process, "
+        f"best and median of {args.rounds} interleaved pages; moto server on 127.0.0.1\n\n"
+        + table(headers, rows)
+        + f"\n\nTime ratio (filer defaults / mediahub, best of {args.rounds}): "
+        f"**{theirs.best / ours.best:.2f}** (medians: {theirs.median / ours.median:.2f})."
+    )
+    write_results("filer_listing", text)
 
 
 if __name__ == "__main__":
