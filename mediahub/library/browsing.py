@@ -1,7 +1,7 @@
 """Reading the library: folder pages, file details, links and thumbnails.
 
 A page is one ``list_folder`` call (one ListObjectsV2 on S3) and nothing per
-file: public URLs are built by the storage without a request, private files
+file (a private storage nested in the public one is not shown there, nor entered): public URLs are built by the storage without a request, private files
 are signed on demand, thumbnails come from :mod:`mediahub.thumbnails` (one
 database query per page) when it is installed.
 """
@@ -23,6 +23,7 @@ from mediahub.library.policy import guess_type, is_image_type
 from mediahub.names import validate_folder, validate_name
 from mediahub.storage import get_storage
 from mediahub.storage.listing import FileEntry, FolderEntry, FolderPage
+from mediahub.storage.nesting import is_nested_private, nested_private_prefixes
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,18 @@ def list_page(
     if prefix:
         validate_prefix(path, prefix)
     target = get_storage(storage)
+    nested = nested_private_prefixes(target)
+    if nested and is_nested_private(target, path):
+        raise LibraryError(
+            _("This folder belongs to the private storage: browse it under Private files.")
+        )
     page = target.list_folder(
         path, prefix=prefix, cursor=cursor or None, page_size=page_size or app_settings.PAGE_SIZE
     )
     listing = Listing(storage=storage, page=page)
     hidden = thumbnail_folder(storage)
     for folder in page.folders:
-        if folder.path == hidden:
+        if folder.path == hidden or (nested and folder.path.startswith(nested)):
             continue
         if folder.valid:
             listing.folders.append(folder)
@@ -179,7 +185,10 @@ def file_url(
     validate_name(name)
     try:
         if storage == "public":
-            return get_storage(storage).url(name)
+            target = get_storage(storage)
+            if is_nested_private(target, name):
+                return None  # a private file seen through the public storage: no public URL
+            return target.url(name)
         links = optional_module("mediahub.links")
         if links is None or not hasattr(links, "sign"):
             return None
@@ -217,7 +226,10 @@ def sign_link(
 def details(storage: str, name: str) -> FileRow:
     """Metadata of one file (one HEAD request); ``FileNotFoundError`` if missing."""
     validate_name(name)
-    entry = get_storage(storage).stat(name)
+    target = get_storage(storage)
+    if is_nested_private(target, name):
+        raise FileNotFoundError(name)  # another storage's file: not found here
+    entry = target.stat(name)
     row = FileRow(entry=entry, content_type=guess_type(name))
     if storage == "public":
         row.url = file_url(storage, name)

@@ -27,6 +27,7 @@ from PIL import Image
 
 from mediahub.conf import app_settings
 from mediahub.storage.listing import FileEntry
+from mediahub.storage.nesting import is_nested_private, nested_private_prefixes
 from mediahub.thumbnails import cache, generate, naming
 from mediahub.thumbnails.storages import Target, resolve_target
 
@@ -67,6 +68,11 @@ def walk(target: Target, prefix: str = "") -> Iterator[FileEntry]:
     folder = f"{folder}/" if folder else ""
     extensions = image_extensions()
     skip = target.prefix if target.same_storage else None
+    # A private storage nested in this one (public at the bucket root, private under
+    # private/) is not this storage's: never make public thumbnails of its images.
+    nested = nested_private_prefixes(storage)
+    if nested and (folder.startswith(nested) or is_nested_private(storage, folder)):
+        return
     stack = [(folder, name_prefix)]
     while stack:
         path, start = stack.pop()
@@ -79,7 +85,11 @@ def walk(target: Target, prefix: str = "") -> Iterator[FileEntry]:
                 if entry.valid and ext in extensions and not target.is_thumbnail_name(entry.path):
                     yield entry
             subfolders += [
-                sub.path for sub in page.folders if sub.valid and (not skip or sub.path != skip)
+                sub.path
+                for sub in page.folders
+                if sub.valid
+                and (not skip or sub.path != skip)
+                and not (nested and sub.path.startswith(nested))
             ]
             if not page.has_next:
                 break

@@ -1,0 +1,43 @@
+"""Storages nested in another: a public storage at a bucket's root, the private one under it.
+
+Two storages may share a bucket (or a local folder) with one's prefix inside the
+other's: the public storage at the root, the private one under ``private/``. Seen
+from the outer storage, the inner one's objects are just a folder; anything that
+walks or lists the outer storage (the media library, thumbnail pre-generation, sync,
+audit) must not walk into a nested *private* storage: it would list private names,
+hand out public URLs for them, or write public thumbnails of private images.
+"""
+
+from __future__ import annotations
+
+from django.core.files.storage import Storage
+
+
+def nested_private_prefixes(storage: Storage) -> tuple[str, ...]:
+    """Name prefixes (``"private/"``, relative to ``storage``) of private storages inside it."""
+    from django.core.files.storage import storages
+
+    from mediahub.operations.objects import nested_storages
+    from mediahub.storage import visibility_of
+
+    found = []
+    for prefix, alias in nested_storages(storage).items():
+        try:
+            inner = storages[alias]
+        except Exception:  # noqa: S112 - a storage that cannot be built holds nothing here
+            continue
+        if visibility_of(inner) == "private":
+            found.append(prefix)
+    return tuple(sorted(found))
+
+
+def is_nested_private(storage: Storage, name: str) -> bool:
+    """True when ``name`` (a file or a ``folder/`` of ``storage``) lies in a nested private storage.
+
+    ``"private/"`` itself and everything under it count; ``"private-notes.txt"`` does not.
+    """
+    prefixes = nested_private_prefixes(storage)
+    if not prefixes:
+        return False
+    folder = name if name.endswith("/") else name + "/"
+    return any(name.startswith(prefix) or folder == prefix for prefix in prefixes)
