@@ -309,36 +309,63 @@ def _needed(image: Image.Image, scale: float) -> tuple[int, int]:
     )
 
 
+#: Pixels of the source converted and reduced at a time: a reduction (and a palette
+#: image's conversion) never holds a second full-size copy of the source.
+STRIP_PIXELS = 2_000_000
+
+
 def _reduce(image: Image.Image, factor: int) -> Image.Image:
-    """``image`` shrunk ``factor`` times by a box filter (palette images as RGB(A) first)."""
+    """``image`` shrunk ``factor`` times by a box filter, strip by strip.
+
+    ``Image.reduce`` of an RGBA image (and converting a palette image) would first
+    make a full-size copy; strips of whole ``factor``-row blocks give the same
+    pixels with a small fraction of that memory. A mode ``reduce`` does not handle
+    is returned as it is (the LANCZOS resize then does all the work).
+    """
     info = image.info
-    if image.mode in ("P", "1"):
-        # easy-thumbnails' colorspace converts these anyway, at full size, later.
-        transparent = image.mode == "P" and "transparency" in info
-        image = image.convert("RGBA" if transparent else "RGB" if image.mode == "P" else "L")
+    mode = image.mode
+    if mode == "P":
+        mode = "RGBA" if "transparency" in info else "RGB"
+    elif mode == "1":
+        mode = "L"
+    width, height = image.size
+    rows = max(1, STRIP_PIXELS // max(width * factor, 1)) * factor
+    reduced = None
     try:
-        reduced = image.reduce(factor)  # the full-size copy is freed with ``image``
-    except ValueError:  # a mode reduce() does not handle: LANCZOS does it all
+        for top in range(0, height, rows):
+            strip = image.crop((0, top, width, min(height, top + rows)))
+            if strip.mode != mode:
+                strip = strip.convert(mode)
+            small = strip.reduce(factor)
+            if reduced is None:
+                size = (math.ceil(width / factor), math.ceil(height / factor))
+                reduced = Image.new(small.mode, size)
+            reduced.paste(small, (0, top // factor))
+    except ValueError:
+        return image
+    if reduced is None:  # pragma: no cover - an image has at least one row
         return image
     reduced.info = {key: value for key, value in info.items() if key != "transparency"}
     return reduced
 
 
-def safe_source_image(source: Any, size: Sequence[int] | None = None, **options: Any):
-    """easy-thumbnails source generator: open, check and strictly decode the image, small.
+def _reduce_for(image: Image.Image, scale: float) -> Image.Image:
+    """``image`` reduced as far as a resize by ``scale`` allows (``REDUCING_GAP`` kept)."""
+    if scale >= 1.0 / REDUCING_GAP:
+        return image
+    width, height = image.size
+    needed = _needed(image, scale)
+    factor = min(width // needed[0], height // needed[1])
+    return _reduce(image, factor) if factor >= 2 else image
 
-    ``source`` is the thumbnailer, whose ``file`` is the downloaded temp file.
-    Memory stays near one decoded copy of the source: a JPEG is decoded at the
-    smallest DCT scale (1/2 ... 1/8, ``draft``) that still gives ``REDUCING_GAP``
-    times the pixels the thumbnail needs, and any image is then ``reduce``-d by an
-    integer factor (a cheap box filter) before easy-thumbnails' LANCZOS resize, which
-    then works on a small image instead of the full one.
-    """
+
+def _decode(source: Any, wanted: Sequence[tuple[Sequence[int] | None, dict[str, Any]]]):
+    """Open, check and decode the source once, as small as the largest thumbnail allows."""
     handle = source.file
     handle.seek(0)
     image = Image.open(handle)
     check_image(image)
-    scale = target_scale(image.size, size, **options)
+    scale = max(target_scale(image.size, size, **options) for size, options in wanted)
     if image.format == "JPEG" and scale < 1.0 / REDUCING_GAP:
         image.draft("RGB", _needed(image, scale))
     image.load()  # LOAD_TRUNCATED_IMAGES is off: truncated data raises OSError
@@ -349,13 +376,28 @@ def safe_source_image(source: Any, size: Sequence[int] | None = None, **options:
         image.seek(0)
         image = image.copy()
     image = exif_orientation(image)
-    scale = target_scale(image.size, size, **options)  # of the drafted (and turned) image
-    if scale < 1.0 / REDUCING_GAP:
-        width, height = image.size
-        needed = _needed(image, scale)
-        factor = min(width // needed[0], height // needed[1])
-        if factor >= 2:
-            image = _reduce(image, factor)
+    # Of the drafted (and turned) image:
+    scale = max(target_scale(image.size, size, **options) for size, options in wanted)
+    return _reduce_for(image, scale)
+
+
+def safe_source_image(source: Any, size: Sequence[int] | None = None, **options: Any):
+    """easy-thumbnails source generator: open, check and strictly decode the image, small.
+
+    ``source`` is the thumbnailer, whose ``file`` is the downloaded temp file.
+    Memory stays near one decoded copy of the source, and the source is decoded
+    once for all the thumbnails of a job (``mediahub_wanted`` on the thumbnailer):
+    a JPEG at the smallest DCT scale (1/2 ... 1/8, ``draft``) that still gives
+    ``REDUCING_GAP`` times the pixels the largest thumbnail needs, any image then
+    ``reduce``-d by an integer factor (a box filter, in strips), so that
+    easy-thumbnails' LANCZOS resize works on a small image instead of the full one.
+    """
+    base = getattr(source, "mediahub_base", None)
+    if base is None:
+        wanted = getattr(source, "mediahub_wanted", None) or [(size, options)]
+        base = _decode(source, wanted)
+        source.mediahub_base = base
+    image = _reduce_for(base, target_scale(base.size, size, **options))
     check_scaling(image, size, **options)  # on the image the processors will see
     return image
 
@@ -408,16 +450,19 @@ def decode_slot(timeout: float | None = None) -> Iterator[None]:
         slots.release()
 
 
-def _make(thumbnailer, spec: Spec, target: Target, job: Job) -> Made:
+def _make_image(thumbnailer, spec: Spec) -> tuple[Spec, Any]:
+    """The thumbnail file of ``spec``, or the reason it cannot be made (a ``str``)."""
     try:
-        with decode_slot(job.wait):
-            thumbnail = thumbnailer.generate_thumbnail(spec.options)
-    except Busy:
-        raise
+        return spec, thumbnailer.generate_thumbnail(spec.options)
     except ThumbnailError as error:
-        return Made(spec, "", error=str(error))
+        return spec, str(error)
     except IMAGE_ERRORS as error:
-        return Made(spec, "", error=f"not a usable image ({type(error).__name__}: {error})")
+        return spec, f"not a usable image ({type(error).__name__}: {error})"
+
+
+def _store(spec: Spec, thumbnail: Any, target: Target, job: Job) -> Made:
+    if isinstance(thumbnail, str):
+        return Made(spec, "", error=thumbnail)
     try:
         name = write(target.thumbnail_storage, thumbnail.name, thumbnail.file, replace=job.replace)
     except (ClientError, BotoCoreError, OSError) as error:
@@ -466,8 +511,20 @@ def render(
                 version=version,
             )
             thumbnailer.source_generators = [safe_source_image]
-            for spec in job.specs:
-                result.made.append(_make(thumbnailer, spec, target, job))
+            thumbnailer.mediahub_wanted = [
+                (spec.options.get("size"), {k: v for k, v in spec.options.items() if k != "size"})
+                for spec in job.specs
+            ]
+            thumbnailer.mediahub_base = None
+            made = []
+            with decode_slot(job.wait):  # the decoded source lives as long as the slot
+                try:
+                    for spec in job.specs:
+                        made.append(_make_image(thumbnailer, spec))
+                finally:
+                    thumbnailer.mediahub_base = None
+            for spec, thumbnail in made:
+                result.made.append(_store(spec, thumbnail, target, job))
     return result
 
 

@@ -18,6 +18,7 @@ serves rows of the old one.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
@@ -27,6 +28,8 @@ from easy_thumbnails.utils import get_storage_hash
 from mediahub.conf import app_settings
 from mediahub.names import validate_folder
 from mediahub.storage import get_storage, resolve_alias, visibility_of
+
+logger = logging.getLogger("mediahub.thumbnails")
 
 #: The ``STORAGES`` alias easy-thumbnails reads (2.9+).
 EASY_THUMBNAILS_ALIAS = "easy_thumbnails"
@@ -140,7 +143,10 @@ def write(storage: Storage, name: str, content, *, replace: bool = False) -> str
         return _overwrite(storage, name, content)
     saved = storage.save(name, content)
     if saved != name:  # the name was taken: keep theirs, drop ours
-        storage.delete(saved)
+        try:
+            storage.delete(saved)
+        except Exception as error:  # an orphan copy is harmless: say so and go on
+            logger.warning("Could not delete the extra thumbnail copy %r: %s", saved, error)
     return name
 
 
