@@ -40,6 +40,8 @@ W002 = "mediahub.W002"  # dead THUMBNAIL_DEFAULT_STORAGE
 W003 = "mediahub.W003"  # THUMBNAIL_CACHE_DIMENSIONS off
 W004 = "mediahub.W004"  # FileSystemStorage in production (--deploy)
 W005 = "mediahub.W005"  # STORAGES["easy_thumbnails"] missing
+W030 = "mediahub.W030"  # pick tokens not bound to users (PickerMiddleware missing)
+W031 = "mediahub.W031"  # DEBUG on with S3 DSNs, error pages not filtered (mediahub.debug)
 
 
 def _s3_class():
@@ -369,3 +371,56 @@ def check_deploy_storages(app_configs=None, **kwargs) -> list:
                 )
             )
     return warnings
+
+
+@register(Tags.security)
+def check_picker_middleware(app_configs=None, **kwargs) -> list:
+    """W030: pick tokens are bound to the user who opened the picker only with the middleware."""
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    if "mediahub.picker.PickerMiddleware" in (getattr(settings, "MIDDLEWARE", None) or []):
+        return []
+    return [
+        Warning(
+            "Pick tokens of the \"Choose existing\" picker are not bound to the user who "
+            "opened it: a token handed to another staff user would work for them.",
+            hint="Add 'mediahub.picker.PickerMiddleware' to MIDDLEWARE (after "
+            "AuthenticationMiddleware).",
+            id=W030,
+        )
+    ]
+
+
+@register(Tags.security)
+def check_error_page_secrets(app_configs=None, **kwargs) -> list:
+    """W031: with DEBUG on, Django's error page shows DSN values (secret keys included)."""
+    if not settings.DEBUG:
+        return []
+    from django.utils.module_loading import import_string
+
+    from mediahub.debug import SecretsReporterFilter
+
+    path = getattr(settings, "DEFAULT_EXCEPTION_REPORTER_FILTER", "")
+    try:
+        filter_class = import_string(path)
+    except ImportError:
+        filter_class = None
+    if isinstance(filter_class, type) and issubclass(filter_class, SecretsReporterFilter):
+        return []
+    s3 = [
+        alias
+        for alias in settings.STORAGES
+        if isinstance(_entry(alias), dict)
+        and str(_entry(alias).get("BACKEND", "")).startswith("mediahub.storage.s3.")
+    ]
+    if not s3:
+        return []
+    return [
+        Warning(
+            "DEBUG is on and error pages would show the S3 storages' DSNs and secret keys "
+            f"({', '.join(s3)}): Django's filter does not hide *_DSN values.",
+            hint="Set DEFAULT_EXCEPTION_REPORTER_FILTER = "
+            "'mediahub.debug.SecretsReporterFilter' (or turn DEBUG off).",
+            id=W031,
+        )
+    ]

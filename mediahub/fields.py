@@ -223,7 +223,10 @@ class VisibilityMixin:
 
         widget = kwargs.get("widget")
         if widget is None or widget in (AdminFileWidget, forms.ClearableFileInput):
-            kwargs["widget"] = MediaFileWidget(visibility=self.visibility)
+            kwargs["widget"] = MediaFileWidget(
+                visibility=self.visibility,
+                kind="image" if isinstance(self, models.ImageField) else "file",
+            )
         kwargs.setdefault("form_class", self.form_class)
         if issubclass(kwargs["form_class"], MediaFormField):
             kwargs.setdefault("visibility", self.visibility)

@@ -43,9 +43,13 @@ class MediaFileWidget(forms.ClearableFileInput):
     class Media:
         js = ["mediahub/picker.js"]
 
-    def __init__(self, attrs: dict[str, Any] | None = None, *, visibility: str = "public"):
+    def __init__(
+        self, attrs: dict[str, Any] | None = None, *, visibility: str = "public", kind: str = "file"
+    ):
         super().__init__(attrs)
         self.visibility = visibility
+        #: ``"image"`` for image fields: only picks of images are accepted (mediahub.picker).
+        self.kind = kind
 
     def existing_name(self, name: str) -> str:
         """Name of the hidden input that receives an object chosen in the picker."""
@@ -105,7 +109,7 @@ class MediaFileWidget(forms.ClearableFileInput):
         token = (data.get(self.existing_name(name)) or "").strip()
         if token:
             try:
-                chosen = read_pick_token(token, self.visibility)
+                chosen = read_pick_token(token, self.visibility, kind=self.kind)
             except signing.BadSignature:
                 return InvalidPick(token[:40])
             return self.existing_object(chosen)
