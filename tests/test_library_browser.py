@@ -85,6 +85,15 @@ def wait_for_thumbnails(page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def click_and_load(page, target) -> None:
+    """Click a link (a selector or a locator) and wait for the page it opens."""
+    with page.expect_navigation():
+        if isinstance(target, str):
+            page.click(target)
+        else:
+            target.click()
+
+
 def file_names(page) -> list[str]:
     return page.locator("a.mediahub-file-link").all_inner_texts()
 
@@ -98,25 +107,25 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
     login(page, live_server)
 
     # Admin index -> both libraries.
-    page.get_by_role("link", name="Private files").click()
+    click_and_load(page, page.get_by_role("link", name="Private files").first)
     assert "contracts/" in page.locator("a.mediahub-folder-link").all_inner_texts()
-    page.get_by_role("link", name="Public files").first.click()
+    click_and_load(page, page.get_by_role("link", name="Public files").first)
     assert "welcome.txt" in file_names(page)
 
     # Into a large folder, page through it, and back by breadcrumb.
-    page.get_by_role("link", name="bulk/").click()
+    click_and_load(page, page.get_by_role("link", name="bulk/"))
     seen = file_names(page)
     assert len(seen) == 5
-    page.click("a.mediahub-next")
+    click_and_load(page, "a.mediahub-next")
     seen += file_names(page)
-    page.click("a.mediahub-next")
+    click_and_load(page, "a.mediahub-next")
     last = file_names(page)
     seen += last
     assert seen == [f"file-{index:02}.txt" for index in range(12)]
     assert page.locator("a.mediahub-next").count() == 0
-    page.click("a.mediahub-previous")
+    click_and_load(page, "a.mediahub-previous")
     assert file_names(page) == seen[5:10]
-    page.locator(".breadcrumbs").get_by_role("link", name="Public files").click()
+    click_and_load(page, page.locator(".breadcrumbs").get_by_role("link", name="Public files"))
     assert "welcome.txt" in file_names(page)
 
     # Keyboard: filter by name prefix with Tab-reachable field and Enter.
@@ -125,7 +134,7 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*prefix=wel.*"))
     assert file_names(page) == ["welcome.txt"]
-    page.get_by_role("link", name="Clear filter").click()
+    click_and_load(page, page.get_by_role("link", name="Clear filter"))
 
     # Upload two files: one through the site, one straight to S3 in two parts.
     big = bytes(range(256)) * (6 * MiB // 256)
@@ -147,27 +156,38 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
 
     # New folder, then move the small file into it.
     page.fill("#id_name", "inbox")
-    page.click(".mediahub-mkdir input[type=submit]")
+    with page.expect_navigation():
+        page.click(".mediahub-mkdir input[type=submit]")
     assert "inbox/" in page.locator("a.mediahub-folder-link").all_inner_texts()
     row = page.locator("tr.mediahub-file", has=page.locator("a", has_text="notes.txt"))
-    row.get_by_role("link", name="Rename/move").click()
+    row.locator("summary").click()  # the row's action menu
+    click_and_load(page, row.get_by_role("link", name="Rename/move"))
     page.fill("#id_new_name", "inbox/notes.txt")
     page.click("input[type=submit][value=Move]")
     page.wait_for_url(re.compile(r".*path=inbox%2F.*"))
     assert file_names(page) == ["notes.txt"]
 
-    # Make it private: it leaves the public bucket and is not readable anonymously.
-    page.locator("tr.mediahub-file").get_by_role("button", name="Make private").click()
-    assert "now in the private files" in page.locator(".messagelist").inner_text()
+    # Make it private (after a confirmation): it leaves the public bucket and is not
+    # readable anonymously.
+    page.locator("tr.mediahub-file summary").click()
+    click_and_load(page, page.locator("tr.mediahub-file").get_by_role("link", name="Make private"))
+    assert "Make 1 file private?" in page.locator("#content").inner_text()
+    click_and_load(page, "#mediahub-confirm")
+    assert "1 file is now private." in page.locator(".messagelist").inner_text()
     assert "inbox/notes.txt" not in s3.keys(s3.public_bucket)
     assert s3.anonymous_get(s3.private_bucket, "inbox/notes.txt").status_code == 403
 
     # In the private library: details, signed link, download through it.
-    page.get_by_role("link", name="Private files").first.click()
-    page.get_by_role("link", name="inbox/").click()
-    page.locator("tr.mediahub-file").get_by_role("link", name="Details").click()
-    page.fill("#id_expires_in", "600")
+    click_and_load(page, page.get_by_role("link", name="Private files").first)
+    click_and_load(page, page.get_by_role("link", name="inbox/"))
+    page.locator("tr.mediahub-file summary").click()
+    click_and_load(page, page.locator("tr.mediahub-file").get_by_role("link", name="Details"))
+    details_url = page.url
+    page.get_by_label("Custom", exact=True).check()
+    page.fill("#id_amount", "10")
+    page.select_option("#id_unit", "minutes")
     page.click("#mediahub-sign-form input[type=submit]")
+    page.wait_for_url(re.compile(r".*/signed/\?batch=.*"))
     link = page.input_value("#mediahub-link")
     assert "/media-links/" in link
     shot(page, "details")
@@ -176,7 +196,8 @@ def test_staff_user_browses_uploads_organises_publishes_signs_and_deletes(
     assert requests.get(link, timeout=10, allow_redirects=True).content == b"small notes"
 
     # Delete it (with confirmation).
-    page.get_by_role("link", name="Delete").click()
+    page.goto(details_url)
+    click_and_load(page, page.get_by_role("link", name="Delete"))
     page.click("#mediahub-confirm-delete")
     assert "Deleted inbox/notes.txt" in page.locator(".messagelist").inner_text()
     assert s3.keys(s3.private_bucket, "inbox/") == []

@@ -40,7 +40,8 @@
       if (!field) { return; }
       field.addEventListener("input", update);
       field.addEventListener("change", update);
-      field.addEventListener("focus", function () {
+      // Typing a custom lifetime chooses "Custom" (tabbing through the field does not).
+      field.addEventListener("input", function () {
         var custom = radios.filter(function (r) { return r.value === "custom"; })[0];
         if (custom && !custom.checked) { custom.checked = true; update(); }
       });
