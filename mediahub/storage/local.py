@@ -38,7 +38,24 @@ class LocalListingMixin(ActiveContentMixin, SaveMaxLengthMixin):
 
     visibility = "public"
 
+    def _own_name(self, name: str) -> str:
+        """``name``, or the storage-relative name of an absolute path inside the folder.
+
+        ``open(name).name`` is the file's absolute path, and tools hand it back
+        (easy-thumbnails' ``thumbnail_cleanup`` calls ``exists()``/``delete()`` with it).
+        """
+        if not isinstance(name, str) or not os.path.isabs(name):
+            return name
+        root = os.path.realpath(self.location)
+        real = os.path.realpath(name)
+        if not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise SuspiciousFileOperation(f"{name!r} is not inside the storage's folder.")
+        return os.path.relpath(os.path.abspath(name), os.path.abspath(self.location)).replace(
+            os.sep, "/"
+        )
+
     def path(self, name: str) -> str:
+        name = self._own_name(name)
         if name not in ("", "."):
             validate_name(name.rstrip("/") if name.endswith("/") else name)
         full = super().path(name)
@@ -54,6 +71,7 @@ class LocalListingMixin(ActiveContentMixin, SaveMaxLengthMixin):
     def delete(self, name):
         from mediahub.links import changing
 
+        name = self._own_name(name)
         validate_name(name)
         with changing(self, name):  # ends the object's signed links (every path deletes here)
             super().delete(name)

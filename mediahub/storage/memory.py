@@ -20,6 +20,11 @@ from mediahub.storage.validation import ValidatedNamesMixin
 class MemoryListingMixin(ActiveContentMixin, ValidatedNamesMixin):
     visibility = "public"
 
+    def get_available_name(self, name, max_length=None):
+        # Before Django's own, which turns "a\\b.txt" into "a/b.txt" instead of refusing it.
+        validate_name(name)
+        return super().get_available_name(name, max_length)
+
     def delete(self, name):
         from mediahub.links import changing
 
