@@ -327,3 +327,22 @@ def test_renamed_save_keeps_max_length_on_a_local_folder(settings, tmp_path):
         FileSystemStorage.get_available_name = original
     assert calls == [29, 29]
     assert again != name and len(again) <= 29
+
+
+@pytest.mark.django_db
+def test_library_move_never_overwrites_a_name_taken_after_its_check(s3, monkeypatch):
+    from mediahub.library import operations
+    from mediahub.library.errors import LibraryError
+
+    storage = get_storage("public")
+    storage.save("a.txt", ContentFile(b"mine"))
+    # Another instance writes b.txt right after this one found it free.
+    monkeypatch.setattr(operations, "_exists", lambda st, name: False)
+    storage.save("b.txt", ContentFile(b"theirs"))
+    with pytest.raises(LibraryError, match="nothing was overwritten"):
+        operations.move_file("public", "a.txt", "b.txt")
+    assert read(storage, "b.txt") == b"theirs"
+    assert read(storage, "a.txt") == b"mine"
+    monkeypatch.undo()
+    assert operations.move_file("public", "a.txt", "c.txt") == "c.txt"
+    assert read(storage, "c.txt") == b"mine" and not storage.exists("a.txt")

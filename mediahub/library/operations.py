@@ -337,6 +337,11 @@ def _copy_verified(
             _copy_replacing_metadata(
                 source_storage, source.path, target_storage, target_name, params
             )
+        elif callable(getattr(target_storage, "copy_if_absent", None)):
+            # A conditional copy: a name taken since the caller's check is never
+            # overwritten (nor removed below: it is someone else's object).
+            if not target_storage.copy_if_absent(source.path, target_name, source=source_storage):
+                raise _TakenMeanwhile
         else:
             target_storage.copy(source.path, target_name, source=source_storage)
         try:
@@ -348,9 +353,17 @@ def _copy_verified(
                 _("The copy of %(name)s did not match the original; nothing was changed.")
                 % {"name": source.path}
             )
+    except _TakenMeanwhile:
+        raise LibraryError(
+            _("%(name)s exists already; nothing was overwritten.") % {"name": target_name}
+        ) from None
     except BaseException:
         _remove_quietly(target_storage, target_name)
         raise
+
+
+class _TakenMeanwhile(Exception):
+    """The target name of a copy was taken between the check and the (conditional) copy."""
 
 
 def _remove_quietly(storage: Storage, name: str) -> None:
@@ -667,8 +680,42 @@ def _same_object(size: int | None, etag: str | None, head: dict) -> bool:
     return True
 
 
-def _move_one_s3(storage: MediaS3Storage, item: dict, new_name: str) -> tuple[Outcome, str | None]:
-    """Copy one object to ``new_name`` and verify: ``(outcome, source key to delete)``."""
+def _existing_targets(storage: MediaS3Storage, keys: list[str], folder_key: str) -> dict:
+    """``{key: head-like dict}`` of the ``keys`` (sorted, under ``folder_key``) that exist.
+
+    One listing of the key range instead of a HEAD per key: a folder move maps
+    names in order, so a chunk's targets are one contiguous range.
+    """
+    first, last = keys[0], keys[-1]
+    wanted, found = set(keys), {}
+    request: dict[str, Any] = {
+        "Bucket": storage.bucket_name,
+        "Prefix": folder_key,
+        "StartAfter": first[:-1],  # just before the first key
+        "MaxKeys": 1000,
+    }
+    while True:
+        answer = retry.call(_client(storage).list_objects_v2, **request)
+        contents = answer.get("Contents", ())
+        for entry in contents:
+            if entry["Key"] in wanted:
+                found[entry["Key"]] = {"ContentLength": entry["Size"], "ETag": entry.get("ETag")}
+        if not answer.get("IsTruncated") or not contents or contents[-1]["Key"] >= last:
+            return found
+        request["StartAfter"] = contents[-1]["Key"]
+
+
+_UNKNOWN = object()
+
+
+def _move_one_s3(
+    storage: MediaS3Storage, item: dict, new_name: str, existing: Any = _UNKNOWN
+) -> tuple[Outcome, str | None]:
+    """Copy one object to ``new_name`` and verify: ``(outcome, source key to delete)``.
+
+    ``existing`` is what a range listing found at ``new_name`` (``None``: nothing);
+    left out, a HEAD request looks.
+    """
     name = item["name"]
     client = _client(storage)
     try:
@@ -686,7 +733,8 @@ def _move_one_s3(storage: MediaS3Storage, item: dict, new_name: str) -> tuple[Ou
                 size, etag = head["ContentLength"], _etag(head.get("ETag"))
             else:
                 size = None
-        existing = _head(storage, target_key)
+        if existing is _UNKNOWN:
+            existing = _head(storage, target_key)
         if existing is not None:
             if size is None:  # gone from the source, there at the target: moved already
                 return Outcome(name, existing["ContentLength"]), None
@@ -828,11 +876,31 @@ def move_objects(
         ]
         links_changed(storage, changed)
 
+        # Items of a folder move (listed, in order): their targets are one key range.
+        ranged = [
+            item
+            for item in items
+            if base
+            and item["name"].startswith(base)
+            and item.get("etag")
+            and not item.get("marker")
+            and not item.get("raw")
+        ]
+        found: dict = {}
+        if ranged:
+            keys = [st._key(moved_name(item["name"], base=base, target=target)) for item in ranged]
+            found = _existing_targets(st, sorted(keys), st._folder_key(target))
+        in_range = {id(item) for item in ranged}
+
         def one(item: dict) -> tuple[Outcome, str | None, str]:
             new_name = (
                 target if item.get("marker") else moved_name(item["name"], base=base, target=target)
             )
-            outcome, source_key = _move_one_s3(st, item, new_name)
+            if id(item) in in_range:
+                existing = found.get(st._key(new_name))
+                outcome, source_key = _move_one_s3(st, item, new_name, existing)
+            else:
+                outcome, source_key = _move_one_s3(st, item, new_name)
             return outcome, source_key, new_name
 
         results = _pool_map(one, items, threads)
