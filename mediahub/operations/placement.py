@@ -146,7 +146,13 @@ def move_back(
             "not changed: the private storage holds a different object under this name; "
             "compare them and delete one by hand",
         )
-    _copy_to_private(public, private, item, source_head, target_key)
+    if hasattr(private, "copy_if_absent"):
+        # The storage's own copy: written as the private storage writes (its mark, its
+        # content-type rules), and never over an object that appeared meanwhile.
+        if not private.copy_if_absent(item.name, item.name, source=public):
+            return MoveResult(False, "not moved: an object appeared under this name meanwhile")
+    else:
+        _copy_to_private(public, private, item, source_head, target_key)
     copied = head(private, target_key)
     if copied is None or not _copied(source_head, copied):
         return MoveResult(False, "could not verify the private copy: the public one was kept")
