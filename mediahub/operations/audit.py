@@ -11,12 +11,23 @@ For the **private** storage, what makes an object readable by anyone:
 * and, whatever the cause, an anonymous GET that succeeds: a sample of objects is
   probed with an unsigned request, as a stranger would send it.
 
-For the **public** storage, the reverse: objects a stranger cannot read.
+For the **public** storage, the reverse: objects a stranger cannot read, and private
+objects that landed there (a backup restored to the wrong bucket, a private folder
+pushed): objects carrying the private storage's mark (``x-amz-meta-mediahub-visibility``)
+and files of private model fields or private django-filer files
+(:mod:`mediahub.operations.placement`).
 
-``fix=True`` resets object ACLs (``private`` on the private storage, ``public-read`` on
-a public storage that uses ACLs); bucket policies and Block Public Access are changed
-only with ``fix_policy=True``. Fixes are verified by probing again, and running the
-audit twice changes nothing the second time.
+For both: a lifecycle rule that aborts incomplete multipart uploads, and multipart
+uploads left open for more than a day (warnings).
+
+``fix=True`` removes public grants from object ACLs (other grants, e.g. a CloudFront
+OAI, are kept; AllUsers READ is added on a public storage that uses ACLs), moves
+private objects out of the public storage (or deletes the public copy of an identical
+private twin), merges the abort rule into the bucket's lifecycle rules and aborts the
+left-over uploads; bucket policies and Block Public Access are changed only with
+``fix_policy=True`` (and a write is verified afterwards: Ceph RGW's BlockPublicAcls
+refuses the owner's own uploads). Fixes are verified, and running the audit twice
+changes nothing the second time.
 """
 
 from __future__ import annotations

@@ -3,9 +3,13 @@
 Per storage: the bucket is reachable, the credentials sign requests S3 accepts (a
 small probe object is written and deleted), the region matches, a stranger can read
 the public storage and cannot read the private one (unsigned GET of the probe
-object), no bucket policy opens the private storage, Block Public Access, CORS
-rules, and the clock skew between this machine and S3 (``Date`` header): presigned
-URLs and signatures fail when the clocks disagree.
+object), a stranger can neither list nor write either bucket (unsigned ListObjectsV2,
+and an unsigned PUT of a probe key, deleted again if it was accepted), no bucket
+policy opens the private storage, Block Public Access, CORS rules, a lifecycle rule
+aborting incomplete multipart uploads, multipart uploads left open for more than a
+day, conditional writes (the storage's probe, :mod:`mediahub.storage.conditional`),
+and the clock skew between this machine and S3 (``Date`` header): presigned URLs and
+signatures fail when the clocks disagree.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = (
         "Audit the private storage for objects anyone can read (object ACLs, bucket policy, "
         "Block Public Access, anonymous probes) and the public storage for objects nobody "
-        "can read. Exit status 1 when exposures remain."
+        "can read and for private objects restored or pushed there (private mark, private "
+        "field and filer names); both for a lifecycle rule aborting incomplete multipart "
+        "uploads. Exit status 1 when exposures remain."
     )
 
     def add_arguments(self, parser):
@@ -31,8 +33,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--fix",
             action="store_true",
-            help="Repair what is safe: object ACLs back to private (public-read on a public "
-            "storage that uses ACLs).",
+            help="Repair what is safe: public grants removed from object ACLs (AllUsers READ "
+            "added on a public storage that uses ACLs; other grants kept), private objects "
+            "moved out of the public storage, the abort-incomplete-uploads lifecycle rule "
+            "merged in, left-over multipart uploads aborted.",
         )
         parser.add_argument(
             "--fix-policy",

@@ -13,8 +13,10 @@ from mediahub.storage import UnknownStorage, resolve_aliases
 class Command(BaseCommand):
     help = (
         "Check each storage live: bucket reachable, credentials, region, public storage "
-        "readable and private storage NOT readable anonymously, bucket policy, Block Public "
-        "Access, CORS and clock skew. Exit status 1 on any failure."
+        "readable and private storage NOT readable anonymously, neither listable nor "
+        "writable anonymously, bucket policy, Block Public Access, CORS, lifecycle rule and "
+        "left-over multipart uploads, conditional writes, clock skew. Exit status 1 on any "
+        "failure."
     )
 
     def add_arguments(self, parser):
