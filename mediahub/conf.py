@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "MULTIPART_CHUNK_SIZE": 8 * 1024**2,
     # Allowed upload content types (None: any); e.g. ["image/*", "application/pdf"].
     "UPLOAD_ALLOWED_TYPES": None,
-    # HTML/SVG/XML uploads to the public storage: "attachment" or "refuse".
+    # HTML/SVG/XML written to the public storage by any path: "attachment" or "refuse".
     "ACTIVE_CONTENT": "attachment",
     # Admin media library: most objects a folder's delete confirmation page counts
     # ("more than N" beyond); no longer a cap: folder actions of any size are jobs.

@@ -346,3 +346,17 @@ def test_library_move_never_overwrites_a_name_taken_after_its_check(s3, monkeypa
     monkeypatch.undo()
     assert operations.move_file("public", "a.txt", "c.txt") == "c.txt"
     assert read(storage, "c.txt") == b"mine" and not storage.exists("a.txt")
+
+
+def test_a_failed_probe_falls_back_for_that_write_and_probes_again_later(
+    s3, fresh_probe, fail_s3, monkeypatch, caplog
+):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    storage = get_storage("public")
+    fail_s3("PutObject", status=503, times=5)  # the probe's first PUT, with botocore's retries
+    with caplog.at_level(logging.WARNING, logger="mediahub.storage.conditional"):
+        assert conditional.conditional_puts(storage) is False
+    assert "Could not probe" in caplog.text
+    assert conditional.conditional_puts(storage) is True  # probed again, now answered
+    assert storage.save("a.txt", ContentFile(b"1")) == "a.txt"
+    assert s3.keys(s3.public_bucket) == ["a.txt"]

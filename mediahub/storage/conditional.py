@@ -167,7 +167,17 @@ def _decide(storage: Any, operation: str) -> bool:
     mode = check_mode(getattr(storage, "conditional_writes", "auto"))
     if mode != "auto":
         return mode == "on"
-    honoured = getattr(probe(storage), operation)
+    try:
+        honoured = getattr(probe(storage), operation)
+    except (ClientError, BotoCoreError) as error:
+        # Not cached: the next write probes again. Meanwhile, the safe way.
+        logger.warning(
+            "Could not probe conditional writes on bucket %r (%s); checking names before "
+            "writing instead.",
+            storage.bucket_name,
+            type(error).__name__,
+        )
+        return False
     if not honoured:
         endpoint, bucket = cache_key(storage)
         with _lock:
