@@ -128,6 +128,9 @@ if FILER_INSTALLED:
 
     FILER_STORAGES = filer_storages()
     FILER_SERVERS = filer_servers()
+    # Shows filer's public/private switch ("Permissions" on a file): without it filer
+    # hides the control and every file stays in the storage it was uploaded to.
+    FILER_ENABLE_PERMISSIONS = True
 
 MEDIAHUB = {
     "PAGE_SIZE": int(os.environ.get("MEDIAHUB_PAGE_SIZE", "100")),

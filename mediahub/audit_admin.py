@@ -31,6 +31,9 @@ class DownloadLogAdmin(admin.ModelAdmin):
     fields = readonly_fields
     show_full_result_count = False
 
+    class Media:
+        css = {"all": ["mediahub/audit_admin.css"]}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

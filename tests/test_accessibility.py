@@ -100,7 +100,11 @@ def test_details_confirmation_move_and_signed_pages(page, live_server):
     page.click("button.mediahub-browse-folders")
     page.wait_for_selector("button.mediahub-folder-choose")
     assert_accessible(page, "move confirmation with folder picker")
-    page.goto(library_url(live_server, "public", "bulk/?action=delete&path=bulk/&selected=bulk/file-01.txt"))
+    page.goto(
+        library_url(
+            live_server, "public", "bulk/?action=delete&path=bulk/&selected=bulk/file-01.txt"
+        )
+    )
     assert_accessible(page, "delete confirmation")
     page.goto(library_url(live_server, "public", "move/?name=welcome.txt"))
     assert_accessible(page, "rename")

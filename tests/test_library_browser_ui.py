@@ -115,9 +115,10 @@ def test_drag_and_drop_of_a_folder_of_20_files_keeps_its_structure(
     keys = s3.keys(s3.public_bucket, "album/")
     assert len(keys) == 20
     assert "album/sub/scan-4.txt" in keys and "album/photo-14.txt" in keys
-    assert s3.client().get_object(Bucket=s3.public_bucket, Key="album/sub/scan-2.txt")[
-        "Body"
-    ].read() == b"yyy"
+    assert (
+        s3.client().get_object(Bucket=s3.public_bucket, Key="album/sub/scan-2.txt")["Body"].read()
+        == b"yyy"
+    )
 
 
 def test_grid_view_is_remembered_and_navigable_by_keyboard(editor_page, live_server, library):
