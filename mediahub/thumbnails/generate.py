@@ -442,7 +442,7 @@ def decode_slots() -> threading.BoundedSemaphore:
 def decode_slot(timeout: float | None = None) -> Iterator[None]:
     """Hold one decode slot; :class:`Busy` when none frees up within ``timeout`` seconds."""
     slots = decode_slots()
-    if not slots.acquire(timeout=-1 if timeout is None else timeout):
+    if not slots.acquire(timeout=timeout):
         raise Busy("every thumbnail decode slot of this process is busy")
     try:
         yield
