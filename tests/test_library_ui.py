@@ -19,3 +19,16 @@ def test_download_log_counts_downloads_in_the_plural(admin_client):
     DownloadLog.objects.exclude(name="a/0.pdf").delete()
     body = admin_client.get(reverse("admin:mediahub_downloadlog_changelist")).content.decode()
     assert "1 download\n" in body or "1 download " in body
+
+
+def test_messages_show_object_names_as_stored(admin_client, s3):
+    """The admin capitalises the first letter of every message; the library does not."""
+    for key in ("images/photo.png", "images/other.png"):
+        s3.client().put_object(Bucket=s3.public_bucket, Key=key, Body=b"x")
+    response = admin_client.post(
+        reverse("admin:mediahub_move", args=["public"]),
+        {"name": "images/photo.png", "new_name": "images/other.png", "path": "images/"},
+    )
+    page = response.content.decode()
+    assert "images/other.png exists already" in page
+    assert "Images/other.png" not in page
