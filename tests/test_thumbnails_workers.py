@@ -413,3 +413,67 @@ def test_a_request_waits_a_bounded_time_for_a_decode_slot(s3, aliases, client, m
     assert response.status_code == 503 and response["Retry-After"]
     assert not Thumbnail.objects.exists()
     assert client.get(url).status_code == 302  # once a slot is free
+
+
+# -- mediahub's write paths schedule thumbnails -----------------------------------------
+
+
+@pytest.fixture
+def scheduled(monkeypatch):
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(thumbs, "schedule", lambda storage, names: calls.append((storage, names)))
+    return calls
+
+
+def test_library_upload_has_its_image_thumbnailed_by_a_worker(
+    s3, aliases, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mediahub.library.policy import save_upload
+
+    upload = SimpleUploadedFile("cat.jpg", images.jpeg(), content_type="image/jpeg")
+    with django_capture_on_commit_callbacks(execute=True):
+        name = save_upload("public", "pets/", upload)
+
+    assert name == "pets/cat.jpg"
+    assert thumbs.thumbnail(name, alias="admin").ready  # the (immediate) worker made it
+    assert len(thumbs_in(s3, s3.public_bucket)) == 2
+
+
+def test_moves_and_publish_schedule_the_new_names(
+    s3, aliases, scheduled, django_capture_on_commit_callbacks
+):
+    from mediahub.library.operations import change_visibility, move_file, move_folder
+
+    put(s3, "m/a.jpg")
+    put(s3, "m/doc.pdf", b"%PDF-1.4")
+    put(s3, "f/b.png", images.png())
+    with django_capture_on_commit_callbacks(execute=True):
+        move_file("public", "m/a.jpg", "m/renamed.jpg")
+        move_file("public", "m/doc.pdf", "m/doc2.pdf")  # not an image: nothing to make
+        move_folder("public", "f/", "g/")
+        change_visibility("public", "m/renamed.jpg")
+
+    assert scheduled == [
+        ("public", ["m/renamed.jpg"]),
+        ("public", ["g/b.png"]),
+        ("private", ["m/renamed.jpg"]),
+    ]
+
+
+def test_a_failure_to_schedule_never_fails_the_upload(
+    s3, aliases, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mediahub.library.policy import save_upload
+
+    def broken(storage, names):
+        raise RuntimeError("no task backend")
+
+    monkeypatch.setattr(thumbs, "schedule", broken)
+    upload = SimpleUploadedFile("dog.jpg", images.jpeg(), content_type="image/jpeg")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert save_upload("public", "", upload) == "dog.jpg"
+    assert "Could not schedule the thumbnails" in caplog.text

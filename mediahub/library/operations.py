@@ -210,6 +210,20 @@ def drop_thumbnails(storage: str, name: str, warn: Warn | None = None) -> None:
             warn(message % {"name": name, "storage": storage})
 
 
+def schedule_thumbnails(storage: str, names: list[str]) -> None:
+    """Have workers make the thumbnails of the images that just arrived at ``names``.
+
+    Enqueued once the transaction commits; never fails the operation (see
+    :func:`mediahub.thumbnails.schedule_on_commit`).
+    """
+    thumbnails = optional_module("mediahub.thumbnails")
+    if thumbnails is None or not hasattr(thumbnails, "schedule_on_commit"):
+        return
+    images = [name for name in names if is_image_type(guess_type(name))]
+    if images:
+        thumbnails.schedule_on_commit(storage, images)
+
+
 def delete_file(storage: str, name: str, warn: Warn | None = None) -> None:
     """Delete one file and its thumbnails; ``FileNotFoundError`` when it does not exist."""
     validate_name(name)
@@ -449,6 +463,7 @@ def move_file(storage: str, name: str, new_name: str, warn: Warn | None = None) 
     _copy_verified(target, source, target, new_name)
     _delete_original(target, name, target, new_name)
     drop_thumbnails(storage, name, warn)
+    schedule_thumbnails(storage, [new_name])
     return new_name
 
 
@@ -500,6 +515,7 @@ def move_folder(storage: str, path: str, new_path: str, warn: Warn | None = None
         raise
     # Every copy is verified: now the originals (contents.invalid is empty, see above).
     _delete_contents(storage, path, contents, warn)
+    schedule_thumbnails(storage, done)
     return len(contents.files)
 
 
@@ -536,6 +552,7 @@ def change_visibility(storage: str, name: str, warn: Warn | None = None) -> str:
     _copy_verified(source_storage, source, target_storage, name, params=params)
     _delete_original(source_storage, name, target_storage, name)
     drop_thumbnails(storage, name, warn)
+    schedule_thumbnails(destination, [name])
     return destination
 
 
@@ -911,6 +928,14 @@ def move_objects(
     else:
         outcomes = [_move_one_local(storage, item, base, target) for item in items]
     _after_removal(storage, outcomes)
+    schedule_thumbnails(
+        storage,
+        [
+            moved_name(outcome.name, base=base, target=target)
+            for outcome in outcomes
+            if not outcome.error and not outcome.name.endswith("/")
+        ],
+    )
     return outcomes
 
 
@@ -1035,6 +1060,10 @@ def publish_objects(storage: str, items: list[dict], *, threads: int = 8) -> lis
     outcomes = _pool_map(one, items, threads)
     links_changed(storage, names)
     _after_removal(storage, outcomes)
+    schedule_thumbnails(
+        destination,
+        [o.name for o in outcomes if not o.error and not o.name.endswith("/")],
+    )
     return outcomes
 
 

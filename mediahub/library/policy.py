@@ -121,4 +121,8 @@ def save_upload(storage: str, path: str, uploaded) -> str:
             % {"name": uploaded.name, "limit": app_settings.DIRECT_UPLOAD_THRESHOLD}
         )
     # The storage writes the type and disposition from the name (policy.object_parameters()).
-    return target.save(policy.name, uploaded)
+    saved = target.save(policy.name, uploaded)
+    from mediahub.library.operations import schedule_thumbnails
+
+    schedule_thumbnails(storage, [saved])  # made by a worker, not by the next page
+    return saved

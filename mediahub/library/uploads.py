@@ -278,6 +278,9 @@ def complete(upload: DirectUpload, parts: Any) -> str:
             _("%(name)s arrived with %(got)s bytes instead of %(want)s; it was removed.")
             % {"name": upload.name, "got": stored.size, "want": upload.size}
         )
+    from mediahub.library.operations import schedule_thumbnails
+
+    schedule_thumbnails(upload.storage, [upload.name])  # made by a worker, not by a page
     return upload.name
 
 

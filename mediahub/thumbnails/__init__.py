@@ -28,6 +28,7 @@ __all__ = [
     "placeholder_url",
     "preview_url",
     "schedule",
+    "schedule_on_commit",
     "thumbnail",
     "thumbnail_url",
     "thumbnails",
@@ -273,6 +274,36 @@ def schedule(storage: str, names: Iterable[str], *, aliases: Iterable[str] | Non
     except BaseException:
         cache.delete_many([keys[name] for name in fresh])  # not enqueued: may be asked again
         raise
+
+
+def schedule_on_commit(storage: str, names: Iterable[str]) -> None:
+    """:func:`schedule` once the current database transaction commits; never raises.
+
+    What mediahub's write paths call (uploads, moves, publish, sync): an image just
+    stored gets its thumbnails from a worker, and a failure to enqueue (no task
+    backend, a bad name) is logged, never turned into a failed upload. Outside a
+    transaction the job is enqueued at once.
+    """
+    import logging
+
+    from django.db import transaction
+
+    names = list(names)
+    if not names:
+        return
+
+    def enqueue() -> None:
+        try:
+            schedule(storage, names)
+        except Exception as error:
+            logging.getLogger("mediahub.thumbnails").warning(
+                "Could not schedule the thumbnails of %d image(s) of %r: %s",
+                len(names),
+                storage,
+                error,
+            )
+
+    transaction.on_commit(enqueue)
 
 
 def unschedule(storage: str, names: Iterable[str], *, aliases: Iterable[str] | None = None) -> None:
