@@ -46,6 +46,7 @@ instance. The pipeline is plain functions (:func:`load`, :func:`check_expiry`,
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import posixpath
@@ -66,7 +67,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
-from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from mediahub.conf import app_settings
@@ -209,12 +210,23 @@ def _state_key(alias: str, name: str) -> str:
     return hashlib.sha256(f"{alias}\0{name}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_tables: dict[str, str] = {}
+
+
 def _state_table() -> tuple[Any, str]:
-    """The database connection and quoted table name of :class:`LinkState` (for raw reads)."""
+    """The database connection of :class:`LinkState` and ``"table" WHERE "key"`` (raw reads)."""
     from mediahub.models import LinkState
 
-    connection = connections[router.db_for_read(LinkState)]
-    return connection, connection.ops.quote_name(LinkState._meta.db_table)
+    alias = router.db_for_read(LinkState)
+    connection = connections[alias]
+    table = _tables.get(alias)
+    if table is None:
+        # Quoted table and column names (KEY is reserved in MySQL).
+        quote = connection.ops.quote_name
+        table = _tables[alias] = (
+            f"{quote(LinkState._meta.db_table)} WHERE {quote('key')}"  # noqa: S608
+        )
+    return connection, table
 
 
 def _read_state(alias: str, name: str) -> tuple[int, dict[str, Any]] | None:
@@ -228,7 +240,7 @@ def _read_state(alias: str, name: str) -> tuple[int, dict[str, Any]] | None:
     connection, table = _state_table()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT generation, revoked FROM {table} WHERE key = %s",  # noqa: S608
+            f"SELECT generation, revoked FROM {table} = %s",  # noqa: S608
             [_state_key(alias, name)],
         )
         row = cursor.fetchone()
@@ -243,7 +255,7 @@ def current_generation(name: str, storage: str = "private") -> int:
     connection, table = _state_table()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT generation FROM {table} WHERE key = %s",  # noqa: S608
+            f"SELECT generation FROM {table} = %s",  # noqa: S608
             [_state_key(resolve_alias(storage), name)],
         )
         row = cursor.fetchone()
@@ -251,41 +263,73 @@ def current_generation(name: str, storage: str = "private") -> int:
 
 
 def generations(names: list[str], storage: str = "private") -> dict[str, int]:
-    """The link generation of each of ``names`` in one query (0 for most objects)."""
-    from mediahub.models import LinkState
-
+    """The link generation of each of ``names`` in one query per 500 names (0 for most)."""
     alias = resolve_alias(storage)
     keys = {_state_key(alias, name): name for name in names}
-    found = dict(LinkState.objects.filter(key__in=list(keys)).values_list("key", "generation"))
+    found: dict[str, int] = {}
+    ordered = list(keys)
+    connection, table = _state_table()
+    column = connection.ops.quote_name("key")
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), 500):
+            part = ordered[start : start + 500]
+            cursor.execute(
+                f"SELECT {column}, generation FROM {table} "  # noqa: S608
+                f"IN ({', '.join(['%s'] * len(part))})",
+                part,
+            )
+            found.update((row_key, int(gen)) for row_key, gen in cursor.fetchall())
     return {name: found.get(key, 0) for key, name in keys.items()}
 
 
-_signer_cache: dict[str, signing.TimestampSigner] = {}
+class LinkSigner(signing.TimestampSigner):
+    """Django's ``TimestampSigner`` with its HMAC key derived once, not per token.
+
+    ``Signer.signature()`` derives ``sha256(salt + "signer" + SECRET_KEY)`` on every
+    call (Django's ``salted_hmac``); this signer keeps the keyed HMAC and copies it.
+    The tokens are byte-identical to Django's (``tests/test_links_tokens.py``) and are
+    verified by :func:`django.core.signing.loads` with the fallback keys.
+    """
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key=key, salt=SALT, algorithm="sha256")
+        derived = hashlib.sha256(f"{self.salt}signer{key}".encode()).digest()
+        self._mac = hmac.new(derived, digestmod=hashlib.sha256)
+
+    def signature(self, value: str, key: str | None = None) -> str:
+        if key is not None and key != self.key:
+            return super().signature(value, key)
+        mac = self._mac.copy()
+        mac.update(value.encode())
+        return signing.b64_encode(mac.digest()).decode()
 
 
-def _signer() -> signing.TimestampSigner:
-    """Django's signer of link tokens for the current ``SECRET_KEY`` (built once per key)."""
+_signer_cache: dict[str, LinkSigner] = {}
+
+
+def _signer() -> LinkSigner:
+    """The signer of link tokens for the current ``SECRET_KEY`` (built once per key)."""
     key = settings.SECRET_KEY
     signer = _signer_cache.get(key)
     if signer is None:
-        signer = signing.TimestampSigner(key=key, salt=SALT)
+        signer = LinkSigner(key)
         _signer_cache.clear()
         _signer_cache[key] = signer
     return signer
 
 
-_path_cache: dict[tuple[Any, str], tuple[str, str]] = {}
+_path_cache: dict[tuple[Any, Any, str], tuple[str, str]] = {}
 _PLACEHOLDER = "mediahub-token-placeholder"
 
 
-def download_path(token: str) -> str:
-    """``reverse("mediahub:download", kwargs={"token": token})``, without reversing each time.
+def _download_path_parts() -> tuple[str, str]:
+    """The path of ``mediahub:download`` before and after its token.
 
     Tokens only hold characters ``reverse()`` leaves as they are (URL-safe base64,
-    ``:`` and ``.``), so the path is the reversed path of a placeholder with the
-    token put in its place. Cached per URLconf (resolver) and script prefix.
+    ``:`` and ``.``), so a link's path is the reversed path of a placeholder with the
+    token put in its place. Cached per URLconf and script prefix.
     """
-    cache_key = (get_resolver(get_urlconf()), get_script_prefix())
+    cache_key = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
     parts = _path_cache.get(cache_key)
     if parts is None:
         path = reverse("mediahub:download", kwargs={"token": _PLACEHOLDER})
@@ -294,7 +338,13 @@ def download_path(token: str) -> str:
         if len(_path_cache) > 16:
             _path_cache.clear()
         _path_cache[cache_key] = parts
-    return parts[0] + token + parts[1]
+    return parts
+
+
+def download_path(token: str) -> str:
+    """``reverse("mediahub:download", kwargs={"token": token})``, without reversing each time."""
+    before, after = _download_path_parts()
+    return before + token + after
 
 
 def _normal_etag(etag: str | None) -> str | None:
@@ -447,23 +497,24 @@ def sign_many(
     shown = safe_filename(filename) if filename else None
     signer = _signer()
     etags = etags or {}
+    before, after = _download_path_parts()
     return {
-        name: download_path(
-            signer.sign_object(
-                _payload(
-                    name,
-                    alias,
-                    issued,
-                    lifetime,
-                    current[name],
-                    bound,
-                    shown,
-                    inline,
-                    _normal_etag(etags.get(name)),
-                    None,
-                )
+        name: before
+        + signer.sign_object(
+            _payload(
+                name,
+                alias,
+                issued,
+                lifetime,
+                current[name],
+                bound,
+                shown,
+                inline,
+                _normal_etag(etags.get(name)),
+                None,
             )
         )
+        + after
         for name in names
     }
 

@@ -186,3 +186,25 @@ def test_filer_delete_ends_links(s3, client, monkeypatch):
     filer_file.delete()
     put(key, NEW)
     assert served(client, url) == 410
+
+
+def test_delete_and_move_jobs_end_links(s3, client, settings):
+    from mediahub import jobs
+    from mediahub.models import Job
+
+    settings.MEDIAHUB = {**getattr(settings, "MEDIAHUB", {}), "JOB_THREADS": 1}
+    doomed = [put(f"old/{i}.pdf") for i in range(3)]
+    moved = put("moving/a.pdf")
+    urls = links.sign_many([*doomed, moved])
+
+    for job in (
+        jobs.start("delete", storage="private", params={"prefix": "old/"}),
+        jobs.start("move", storage="private", params={"prefix": "moving/", "target": "moved/"}),
+    ):
+        job.refresh_from_db()
+        assert job.state == Job.State.SUCCEEDED, job.errors
+
+    for name in [*doomed, moved]:
+        put(name, NEW)
+        assert served(client, urls[name]) == 410, name
+    assert served(client, links.sign("moved/a.pdf")) == OLD

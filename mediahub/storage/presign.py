@@ -66,6 +66,7 @@ _ASCII_PATH_QUOTED = {code: text for code, text in _ASCII_QUOTED.items() if chr(
 _keys: dict[tuple[str, str, str, str], Any] = {}
 _keys_lock = threading.Lock()
 _stamp_cache: tuple[int, str] = (-1, "")
+_BOTOCORE_CLOCK = botocore_auth.get_current_datetime
 #: Parameter types covered, by service-model type (others: botocore).
 _TYPES = {"string": str, "integer": int, "long": int}
 
@@ -98,10 +99,12 @@ def _timestamp(now: float | None) -> str:
     """``YYYYMMDDTHHMMSSZ`` of ``now`` (default: :data:`clock`, else botocore's clock)."""
     global _stamp_cache
     if now is None:
-        if clock is None:
-            # botocore's own clock (patchable as botocore.auth.get_current_datetime).
+        if clock is not None:
+            now = clock()
+        elif botocore_auth.get_current_datetime is _BOTOCORE_CLOCK:
+            now = time.time()  # what botocore's clock reads, without building a datetime
+        else:  # botocore's clock is replaced (a test): follow it
             return botocore_auth.get_current_datetime().strftime("%Y%m%dT%H%M%SZ")
-        now = clock()
     second = int(now)
     cached_second, cached = _stamp_cache
     if cached_second == second:
