@@ -152,3 +152,30 @@ def test_part_size_grows_for_files_over_ten_thousand_parts():
     huge = 200 * 1024**3
     size = multipart.part_size_for(huge, 8 * 1024**2)
     assert size % 1024**2 == 0 and huge / size <= multipart.MAX_PARTS
+
+
+def test_failure_mid_upload_of_a_real_file_aborts_too(s3, tmp_path):
+    watch = PartWatch(delay=0.01, fail_part=2)
+    storage = storage_for(s3, watch, parallel_parts=2)
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(4 * PART))
+    with open(path, "rb") as handle, pytest.raises(ClientError):
+        storage.save("big.bin", File(handle, name="big.bin"))
+    assert s3.keys(s3.private_bucket) == []
+    assert no_uploads_left(s3)
+
+
+def test_file_window_reads_its_range_only(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(range(256)) * 4)
+    with open(path, "rb") as handle:
+        windows = dict(multipart.file_windows(handle.fileno(), 1024, 300))
+        assert sorted(windows) == [1, 2, 3, 4] and len(windows[4]) == 124
+        window = windows[2]
+        assert window.read(10) == (bytes(range(256)) * 4)[300:310]
+        window.seek(0)
+        assert window.read() == (bytes(range(256)) * 4)[300:600]
+        assert window.read() == b"" and window.tell() == 300
+        window.seek(-5, os.SEEK_END)
+        assert len(window.read(100)) == 5
+    assert multipart.real_file(ContentFile(b"x")) is None

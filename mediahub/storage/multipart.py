@@ -2,18 +2,22 @@
 
 s3transfer (boto3's ``upload_file``) cannot complete an upload with
 ``If-None-Match: *``, so mediahub's create-if-absent write drives the multipart
-upload itself: parts are read one after the other from the source and sent by up
-to ``concurrency`` threads; at most ``concurrency`` parts are in flight (plus the
-one being read), so memory stays below ``(concurrency + 1) * part_size`` whatever
-the file's size. Every failure aborts the upload (:func:`abort`), so no invisible,
-billed parts are left behind.
+upload itself: up to ``concurrency`` threads send parts, and at most ``concurrency``
+parts are in flight. A source that is a real file (``fileno()``) is sent as windows
+onto the file (:class:`FileWindow`), read by each thread with ``os.pread`` in small
+blocks, as s3transfer does; any other source is read one part after the other, so
+memory stays below ``(concurrency + 2) * part_size`` whatever the file's size. Every
+failure aborts the upload (:func:`abort`), so no invisible, billed parts are left
+behind.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -41,24 +45,96 @@ def upload_parts(
     bucket: str,
     key: str,
     upload_id: str,
-    first: bytes,
-    read: Callable[[int], bytes],
+    bodies: Iterable[tuple[int, Any]],
     *,
-    part_size: int,
     concurrency: int,
 ) -> list[dict[str, Any]]:
-    """Send ``first`` then every ``read(part_size)`` chunk as parts; returns the part list.
+    """Send ``(part number, body)`` pairs as parts; returns the part list for completion.
 
-    Raises the first failure, after the parts still in flight have stopped.
+    ``bodies``: :func:`chunks` or :func:`file_windows`. Raises the first failure, after
+    the parts still in flight have stopped.
     """
 
-    def send(number: int, body: bytes) -> dict[str, Any]:
+    def send(number: int, body: Any) -> dict[str, Any]:
         answer = client.upload_part(
             Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
         )
         return {"ETag": answer["ETag"], "PartNumber": number}
 
-    return _run_parts(send, _chunks(first, read, part_size), concurrency)
+    return _run_parts(send, bodies, concurrency)
+
+
+def chunks(first: bytes, read: Callable[[int], bytes], part_size: int) -> Iterator[tuple]:
+    """Parts read one after the other: ``first``, then ``read(part_size)`` until empty."""
+    number, chunk = 1, first
+    while chunk:
+        yield number, chunk
+        chunk, number = read(part_size), number + 1
+
+
+def file_windows(fd: int, size: int, part_size: int) -> Iterator[tuple[int, FileWindow]]:
+    """Parts of the ``size`` bytes of file descriptor ``fd``, as windows onto it."""
+    for number, start in enumerate(range(0, size, part_size), start=1):
+        yield number, FileWindow(fd, start, min(part_size, size - start))
+
+
+def real_file(content: Any) -> int | None:
+    """The descriptor of the binary file behind ``content`` (None: not a real file)."""
+    for candidate in (content, getattr(content, "file", None)):
+        if candidate is None or "b" not in getattr(candidate, "mode", "b"):
+            continue
+        try:
+            fd = candidate.fileno()
+            os.fstat(fd)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            continue
+        return fd if isinstance(fd, int) else None
+    return None
+
+
+class FileWindow(io.RawIOBase):
+    """``length`` bytes of a file from ``start``, read with ``os.pread`` (thread-safe).
+
+    Several windows share one descriptor: ``pread`` moves no file position. Seekable
+    (botocore rewinds a body to retry a request or after computing its checksum) and
+    sized (``len()`` is the Content-Length).
+    """
+
+    def __init__(self, fd: int, start: int, length: int) -> None:
+        super().__init__()
+        self.fd, self.start, self.length, self.position = fd, start, length, 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(0, min(self.length, base + offset))
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.length - self.position
+        if size is None or size < 0 or size > left:
+            size = left
+        if size <= 0:
+            return b""
+        data = os.pread(self.fd, size, self.start + self.position)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def copy_parts(
@@ -91,13 +167,6 @@ def copy_parts(
         for number, start in enumerate(range(0, size, part_size), start=1)
     )
     return _run_parts(send, spans, concurrency)
-
-
-def _chunks(first: bytes, read: Callable[[int], bytes], part_size: int):
-    number, chunk = 1, first
-    while chunk:
-        yield number, chunk
-        chunk, number = read(part_size), number + 1
 
 
 def _run_parts(send: Callable[[int, Any], dict], items, concurrency: int) -> list[dict[str, Any]]:

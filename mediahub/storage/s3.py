@@ -232,6 +232,7 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         """Write ``name`` only if absent. False when the key already exists."""
         key = self._key(name)
         params = self._get_write_parameters(key, original)
+        fd = multipart.real_file(original)
         if (
             self.gzip
             and params["ContentType"] in self.gzip_content_types
@@ -239,6 +240,7 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         ):
             data = ReadBytesWrapper(self._compress_content(data))
             params["ContentEncoding"] = "gzip"
+            fd = None  # the bytes to send are the compressed ones
         client = self.connection.meta.client
         conditional = conditional_puts(self)
         part_size = multipart.part_size_for(
@@ -257,13 +259,23 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                     **params,
                 )
                 return True
-            return self._create_multipart(client, key, first, data, params, part_size, conditional)
+            return self._create_multipart(
+                client, key, first, data, params, part_size, conditional, fd
+            )
         except ClientError as error:
             if is_precondition_failed(error):
                 return False
             raise
 
-    def _create_multipart(self, client, key, first, data, params, part_size, conditional) -> bool:
+    def _create_multipart(
+        self, client, key, first, data, params, part_size, conditional, fd=None
+    ) -> bool:
+        """A multipart upload, parts in parallel (``fd``: a real file, read by the threads)."""
+        if fd is not None:
+            bodies = multipart.file_windows(fd, os.fstat(fd).st_size, part_size)
+            first = None  # read again by its thread, as a window
+        else:
+            bodies = multipart.chunks(first, data.read, part_size)
         upload = client.create_multipart_upload(Bucket=self.bucket_name, Key=key, **params)
         upload_id = upload["UploadId"]
         try:
@@ -272,9 +284,7 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 self.bucket_name,
                 key,
                 upload_id,
-                first,
-                data.read,
-                part_size=part_size,
+                bodies,
                 concurrency=self.part_concurrency,
             )
             # S3 refuses the completion below with 412 if the key appeared meanwhile;
