@@ -141,9 +141,7 @@ def test_a_delete_behind_mediahubs_back_is_404_once_the_cache_expires(s3, client
     url = links.sign(name)
     assert client.get(url).status_code == 302
     storage = get_storage("private")
-    storage.connection.meta.client.delete_object(
-        Bucket=storage.bucket_name, Key=storage._key(name)
-    )
+    storage.connection.meta.client.delete_object(Bucket=storage.bucket_name, Key=storage._key(name))
     assert client.get(url).status_code == 302  # within the window: documented
     cache.clear()  # the window is over
     assert client.get(url).status_code == 404
@@ -224,3 +222,28 @@ def test_bad_etag_and_version_arguments_are_refused():
         links.sign("a.pdf", etag=123)
     with pytest.raises(ValueError):
         links.sign("a.pdf", version_id=5)
+
+
+def test_the_media_librarys_link_is_bound_to_the_version_its_page_showed(
+    s3, client, django_user_model
+):
+    import re
+
+    from django.urls import reverse
+
+    client.force_login(django_user_model.objects.create_superuser("boss", "b@x.org", "pw"))
+    name = put("lib/report.pdf")
+    page = client.get(reverse("admin:mediahub_details", args=["private"]), {"name": name})
+    shown = re.search(r'name="etag" value="([^"]+)"', page.content.decode()).group(1)
+    assert shown == etag_of(name)
+    data = {"name": name, "etag": shown, "lifetime": "custom", "amount": "10", "unit": "minutes"}
+    response = client.get(
+        client.post(reverse("admin:mediahub_sign", args=["private"]), data)["Location"]
+    )
+    link = re.search(r'id="mediahub-link" value="([^"]+)"', response.content.decode()).group(1)
+    assert links.load(links.token_from(link)).etag == shown
+    assert Client().get(link).status_code == 302
+
+    replace_behind_mediahubs_back(s3, name, NEW)
+    cache.clear()
+    assert Client().get(link).status_code == 410

@@ -42,6 +42,7 @@ def sign_and_redirect(
     inline: bool = False,
     user=None,
     back: str = "",
+    etags: dict[str, str | None] | None = None,
 ) -> HttpResponseRedirect:
     """Sign ``names``, keep the links in the session and redirect to the page showing them."""
     links = browsing.optional_module("mediahub.links")
@@ -51,7 +52,7 @@ def sign_and_redirect(
         raise LibraryError(_("Select at least one file to sign."))
     try:
         signed = links.sign_many(
-            names, storage=storage, expires_in=expires_in, inline=inline, user=user
+            names, storage=storage, expires_in=expires_in, inline=inline, user=user, etags=etags
         )
     except ValueError as exc:
         raise LibraryError(str(exc)) from None

@@ -325,6 +325,8 @@ class LibraryViews:
                 expires_in=form.cleaned_data["expires_in"],
                 inline=form.cleaned_data["inline"],
                 user=form.cleaned_data["username"],
+                # The version shown on the details page: the link serves that object only.
+                etags={name: request.POST.get("etag", "")[:200] or None},
             )
         except HANDLED as exc:
             messages.error(request, error_message(exc))
