@@ -112,3 +112,15 @@ def test_details_confirmation_move_and_signed_pages(page, live_server):
     page.goto(library_url(live_server, "public"))
     page.wait_for_load_state("networkidle")
     shot(page, "dark")
+
+
+def test_choose_existing_popup_with_its_folder_picker(page, live_server):
+    page.goto(library_url(live_server, "public", "?_popup=1&target=id_file"))
+    assert_accessible(page, "picker popup")
+    page.fill("#mediahub-goto-folder", "bu")
+    page.wait_for_selector("button.mediahub-folder-option[data-path='bulk/']")
+    assert_accessible(page, "picker popup with folder suggestions")
+    with page.expect_navigation():
+        page.click("button.mediahub-folder-option[data-path='bulk/']")
+    assert "path=bulk%2F" in page.url and "_popup=1" in page.url and "target=id_file" in page.url
+    assert page.locator("button.mediahub-pick").count() == 5

@@ -250,3 +250,38 @@ def test_keyboard_only_upload_move_and_sign(editor_page, live_server, library):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert re.search(r"/media-links/d/", page.input_value("#mediahub-link"))
+
+
+def test_one_upload_is_cancelled_and_retried_while_the_others_finish(
+    editor_page, live_server, library
+):
+    page, s3 = editor_page, library
+    browse(page, live_server)
+    held = []
+
+    def hold_first(route):
+        if not held and b"slow.txt" in (route.request.post_data_buffer or b""):
+            held.append(route)  # never answered: the upload hangs until cancelled
+            return
+        route.continue_()
+
+    page.route("**/upload/", hold_first)
+    page.set_input_files(
+        "#mediahub-files",
+        [
+            {"name": "slow.txt", "mimeType": "text/plain", "buffer": b"slow"},
+            {"name": "fast.txt", "mimeType": "text/plain", "buffer": b"fast"},
+        ],
+    )
+    page.click("#mediahub-upload input[type=submit]")
+    page.wait_for_selector("#mediahub-progress li[data-state=done]")
+    slow = page.locator("#mediahub-progress li", has_text="slow.txt")
+    assert slow.get_attribute("data-state") == "running"
+    slow.get_by_role("button", name="Cancel the upload of slow.txt").click()
+    page.wait_for_selector("#mediahub-progress li[data-cancelled='1']")
+    assert "Cancelled" in slow.inner_text()
+    assert "slow.txt" not in s3.keys(s3.public_bucket)
+    page.unroute("**/upload/")
+    with page.expect_navigation():  # the last upload done: the listing reloads
+        slow.get_by_role("button", name="Retry the upload of slow.txt").click()
+    assert {"slow.txt", "fast.txt"} <= set(file_names(page))

@@ -99,6 +99,7 @@
         failures -= 1;
         task.cancelled = false;
         li.dataset.state = "queued";
+        delete li.dataset.cancelled;
         status.textContent = "";
         status.className = "mediahub-upload-status";
         retry.hidden = true;
@@ -128,8 +129,8 @@
           failures += 1;
           status.className = "mediahub-upload-status mediahub-failed";
           status.textContent = error.message;
-          li.dataset.state = error.cancelled ? "cancelled" : "failed";
-          if (error.cancelled) { li.dataset.state = "failed"; li.dataset.cancelled = "1"; }
+          li.dataset.state = "failed";
+          if (error.cancelled) { li.dataset.cancelled = "1"; }
           cancel.hidden = true;
           retry.hidden = false;
           finished();
