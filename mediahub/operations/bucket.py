@@ -266,12 +266,20 @@ def _is_public_grant(grant: dict[str, Any]) -> bool:
 
 
 def _is_owner_grant(grant: dict[str, Any], owner: dict[str, Any]) -> bool:
+    """The owner's own FULL_CONTROL (what every canned ACL gives)."""
     grantee = grant.get("Grantee", {})
-    return bool(owner.get("ID")) and grantee.get("ID") == owner.get("ID")
+    return (
+        bool(owner.get("ID"))
+        and grantee.get("ID") == owner.get("ID")
+        and grant.get("Permission") == "FULL_CONTROL"
+    )
 
 
 def other_grants(acl: dict[str, Any]) -> list[dict[str, Any]]:
-    """Grants to neither the public nor the owner (e.g. a CloudFront OAI canonical user)."""
+    """Grants a canned ACL would drop: neither public nor the owner's FULL_CONTROL.
+
+    E.g. a CloudFront origin access identity's canonical user, a partner account.
+    """
     owner = acl.get("Owner", {})
     return [
         grant
