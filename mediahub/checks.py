@@ -382,7 +382,7 @@ def check_picker_middleware(app_configs=None, **kwargs) -> list:
         return []
     return [
         Warning(
-            "Pick tokens of the \"Choose existing\" picker are not bound to the user who "
+            'Pick tokens of the "Choose existing" picker are not bound to the user who '
             "opened it: a token handed to another staff user would work for them.",
             hint="Add 'mediahub.picker.PickerMiddleware' to MIDDLEWARE (after "
             "AuthenticationMiddleware).",
