@@ -262,12 +262,27 @@ def test_copy_503s_fail_those_items_keep_the_originals_and_retry_finishes(s3, fa
     assert bodies_under(s3, s3.public_bucket, "") == bodies  # nothing lost, no stray copy
 
 
-def test_retry_of_failed_items_finishes_the_move(s3, fail_s3, monkeypatch):
+def test_retry_of_failed_items_finishes_the_move(s3, monkeypatch):
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
     bodies = fill(s3, s3.public_bucket, "src/", 10, marker=False)
-    fail_s3("CopyObject", status=503, times=6)  # the first chunk's copies, retries included
+    broken = {"dst/file-0002.txt", "dst/sub/file-0003.txt"}
+    original = BaseClient._make_api_call
+
+    def flaky(self, operation, params):  # S3 answers 503 for two keys, every time
+        if operation == "CopyObject" and params["Key"] in broken:
+            error = {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
+            raise ClientError(error, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", flaky)
     job = jobs.start("move", storage="public", params={"prefix": "src/", "target": "dst/"})
     job.refresh_from_db()
-    assert job.state == Job.State.FAILED and 0 < len(job.failed_items) < 10
+    assert job.state == Job.State.FAILED
+    assert sorted(job.failed_items) == ["src/file-0002.txt", "src/sub/file-0003.txt"]
+    assert job.done_objects == 8 and job.error_count == 2
+    broken.clear()  # S3 is back
     retry = jobs.retry_failed(job)
     retry.refresh_from_db()
     assert retry.retry_of == job and retry.state == Job.State.SUCCEEDED, retry.errors
