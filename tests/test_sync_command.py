@@ -621,23 +621,21 @@ def test_jobs_is_the_number_of_requests_in_flight_parts_included(s3, tmp_path, m
 
     from botocore.client import BaseClient
 
-    make_tree(
-        tmp_path,
-        {
-            **{f"small/{n}.txt": b"x" * n for n in range(12)},
-            "big1.bin": os.urandom(BIG),
-            "big2.bin": os.urandom(BIG),
-        },
-    )
+    many = tmp_path / "many"  # more files than jobs: one request per file
+    make_tree(many, {f"{n}.txt": b"x" * n for n in range(12)})
+    few = tmp_path / "few"  # fewer files than jobs: large ones in parallel parts
+    make_tree(few, {"big1.bin": os.urandom(BIG), "big2.bin": os.urandom(BIG)})
     lock = threading.Lock()
     in_flight = [0]
     peak = [0]
+    operations = []
     original = BaseClient._make_api_call
 
     def measured(client, operation, params):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
+            operations.append(operation)
         try:
             if operation != "ListObjectsV2":
                 threading.Event().wait(0.02)  # let the requests overlap
@@ -647,9 +645,12 @@ def test_jobs_is_the_number_of_requests_in_flight_parts_included(s3, tmp_path, m
                 in_flight[0] -= 1
 
     monkeypatch.setattr(BaseClient, "_make_api_call", measured)
-    out = run("push", str(tmp_path), "--jobs", "3")
-    assert "14 copied" in out
-    assert peak[0] == 3
+    for folder, copied in ((many, 12), (few, 2)):
+        peak[0] = 0
+        out = run("push", str(folder), "--jobs", "3", "--prefix", folder.name)
+        assert f"{copied} copied" in out
+        assert peak[0] == 3
+    assert operations.count("UploadPart") == 4  # 2 files x 2 parts, 3 at a time at most
     threads = [t.name for t in threading.enumerate() if t.name.startswith("mediahub")]
     assert not threads  # the pool is gone when the push returns
 

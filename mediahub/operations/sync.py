@@ -347,22 +347,31 @@ def push(
             results.append(outcome)
         progress.advance()
 
+    pending: list[LocalFile] = []
     with transfer.RequestPool(jobs) as pool:
         s3 = transfer.pool_client(storage, jobs) if s3_storage else None
 
-        def push_one(local: LocalFile) -> None:
-            name = prefix + local.relative
+        def check_one(local: LocalFile) -> None:
+            """First pass: is the file unchanged? (no request unless it must ask)"""
             try:
-                existing = remote.get(name)
+                existing = remote.get(prefix + local.relative)
                 if existing and _push_unchanged(
                     s3, storage, local, existing, state, checksum, part_size, policy
                 ):
                     state.record(local.relative, local.size, local.mtime_ns, existing.etag)
                     finish(("skipped",))
-                    return
-                if dry_run:
-                    finish(("copied", name, local.size))
-                    return
+                elif dry_run:
+                    finish(("copied", prefix + local.relative, local.size))
+                else:
+                    with results_lock:
+                        pending.append(local)
+            except Exception as error:
+                finish(("failed", prefix + local.relative, retry.describe(error)))
+
+        def push_one(local: LocalFile, single_put_below: int) -> None:
+            """Second pass: upload (one request, or a chain of part requests)."""
+            name = prefix + local.relative
+            try:
                 if not s3_storage:
                     transfer.upload(storage, local.path, name, policy=policy)
                     state.forget(local.relative)
@@ -387,12 +396,19 @@ def push(
                     mtime_ns=local.mtime_ns,
                     done=done,
                     policy=policy,
+                    single_put_below=single_put_below,
                 )
             except Exception as error:
                 finish(("failed", name, retry.describe(error)))
 
         for local in files.values():
-            pool.submit(lambda local=local: push_one(local))
+            pool.submit(lambda local=local: check_one(local))
+        pool.join()
+        # Enough files to keep every request slot busy: one PUT each (fewer requests);
+        # otherwise large files go in parallel parts.
+        single = transfer.SINGLE_PUT_LIMIT if len(pending) >= jobs else 0
+        for local in sorted(pending, key=lambda local: -local.size):
+            pool.submit(lambda local=local: push_one(local, single))
     _collect(report, results)
     progress.close()
     if not dry_run:
@@ -476,6 +492,7 @@ def pull(
     files, _refused = local_files(local_dir) if os.path.isdir(local_dir) else ({}, [])
     part_size = transfer.transfer_part_size(storage)
     state = SyncState.of(storage, prefix, local_dir)
+    s3 = transfer.pool_client(storage, jobs) if is_s3(storage) else None
     progress.set_total(len(objects))
 
     def pull_one(item: StoredObject) -> tuple:
@@ -496,7 +513,7 @@ def pull(
                     return ("skipped",)
             if dry_run:
                 return ("copied", item.name, item.size)
-            size = transfer.download(storage, item.name, target, key=item.key, policy=policy)
+            size = transfer.download(storage, item.name, target, key=item.key, policy=policy, s3=s3)
             info = os.stat(target)
             state.record(relative, info.st_size, info.st_mtime_ns, item.etag)
             return ("copied", item.name, size)

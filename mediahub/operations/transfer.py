@@ -3,14 +3,17 @@
 * :func:`download` streams an object into a temporary file next to the target in
   chunks, checks its length (and MD5 when the ETag is one), then renames it into
   place: a failed download never leaves a partial file under the real name.
-* :func:`upload` sends a local file with the storage's own transfer settings
-  (multipart above the threshold; s3transfer aborts a failed multipart upload, so no
-  partial object is ever visible) and the storage's write parameters: a private
-  storage never writes a public ACL.
+* :func:`upload` / :func:`schedule_upload` send a local file with the storage's write
+  parameters (a private storage never writes a public ACL; active content is an
+  attachment) and the file's mtime as metadata; one PutObject, or from the storage's
+  multipart threshold on, parts sent in parallel through a :class:`RequestPool` (a
+  failed multipart upload is aborted, so no partial object is ever visible).
+* :class:`RequestPool`: ``jobs`` threads, one request per task: ``jobs`` is the number
+  of requests in flight, parts included (not files x s3transfer threads).
 * :func:`same_content` compares a local file with an object by size and MD5, also for
   multipart ETags (``md5-of-part-md5s-N``).
 
-Both transfers are retried on transient failures (:mod:`mediahub.retry`).
+Every request is retried on transient failures (:mod:`mediahub.retry`).
 """
 
 from __future__ import annotations
@@ -124,8 +127,12 @@ def download(
     *,
     key: str | None = None,
     policy: retry.RetryPolicy | None = None,
+    s3: Any = None,
 ) -> int:
-    """Copy object ``name`` to the local file ``target`` (replaced atomically); bytes copied."""
+    """Copy object ``name`` to the local file ``target`` (replaced atomically); bytes copied.
+
+    ``s3``: the client to use (default: the storage's; :func:`pool_client` for many threads).
+    """
     directory = os.path.dirname(target) or "."
     os.makedirs(directory, exist_ok=True)
 
@@ -135,7 +142,7 @@ def download(
         )
         try:
             with handle:
-                written = _fetch(storage, name, key, handle)
+                written = _fetch(storage, name, key, handle, s3)
             os.replace(handle.name, target)
             return written
         except BaseException:
@@ -145,12 +152,12 @@ def download(
     return retry.call(attempt, policy=policy)
 
 
-def _fetch(storage: Storage, name: str, key: str | None, handle: Any) -> int:
+def _fetch(storage: Storage, name: str, key: str | None, handle: Any, s3: Any = None) -> int:
     if not is_s3(storage):
         with storage.open(name, "rb") as source:
             shutil.copyfileobj(source, handle, CHUNK_SIZE)
             return handle.tell()
-    answer = client(storage).get_object(
+    answer = (s3 or client(storage)).get_object(
         Bucket=storage.bucket_name, Key=key or key_of(storage, name)
     )
     expected = answer.get("ContentLength")
@@ -203,6 +210,8 @@ def write_parameters(storage: Storage, name: str) -> dict[str, Any]:
     return params
 
 
+#: Largest file a sync sends in one PutObject when other files keep the requests busy.
+SINGLE_PUT_LIMIT = 64 * MiB
 #: Object metadata written by mediahub on upload: the local file's mtime (nanoseconds).
 #: With the size, it tells an unchanged file without reading it (``mediahub_sync``).
 MTIME_METADATA = "mediahub-mtime"
@@ -288,13 +297,15 @@ def schedule_upload(
     size: int | None = None,
     mtime_ns: int | None = None,
     policy: retry.RetryPolicy | None = None,
+    single_put_below: int = 0,
 ) -> None:
     """Upload ``source`` as object ``name`` through ``pool``; ``done(etag, error)`` at the end.
 
     Call it from a task of ``pool`` (it makes the first request itself). Small files are
-    one PutObject; from the storage's multipart threshold on, the parts are tasks of the
-    pool (parallel, one part in memory per task) and a failed upload is aborted, so no
-    partial object is ever visible. The storage's write parameters are used (type,
+    one PutObject; from the storage's multipart threshold on (or ``single_put_below``, when
+    higher: many files in flight keep the requests busy without parts), the parts are
+    tasks of the pool (parallel, one part in memory per task) and a failed upload is
+    aborted, so no partial object is ever visible. The storage's write parameters are used (type,
     disposition of active content, the private mark; never a public ACL on a private
     storage), plus the file's mtime (:data:`MTIME_METADATA`).
     """
@@ -308,7 +319,8 @@ def schedule_upload(
         key = key_of(storage, name)
         config = storage.transfer_config
         part_size = max(int(config.multipart_chunksize or 8 * MiB), 5 * MiB)
-        if size < max(int(config.multipart_threshold or 8 * MiB), 5 * MiB):
+        threshold = max(int(config.multipart_threshold or 8 * MiB), 5 * MiB, single_put_below)
+        if size < threshold:
 
             def put() -> str:
                 # Reopened on every attempt, so a retry sends the whole body again.
