@@ -33,6 +33,7 @@ from mediahub.conf import app_settings
 from mediahub.library.errors import LibraryError
 from mediahub.library.policy import check_upload
 from mediahub.storage import get_storage
+from mediahub.storage.conditional import conditional_puts
 from mediahub.storage.s3 import MAX_NAME_ATTEMPTS, MediaS3Storage, is_precondition_failed
 
 logger = logging.getLogger(__name__)
@@ -255,7 +256,8 @@ def complete(upload: DirectUpload, parts: Any) -> str:
             Key=key,
             UploadId=upload.upload_id,
             MultipartUpload={"Parts": cleaned},
-            IfNoneMatch="*",
+            # Not sent where the provider rejects it (conditional_writes="off").
+            **({"IfNoneMatch": "*"} if conditional_puts(target) else {}),
         )
     except ClientError as error:
         abort(upload)
