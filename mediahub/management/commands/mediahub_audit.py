@@ -51,6 +51,12 @@ class Command(BaseCommand):
             help="Do not ask before changing bucket policies (--fix-policy).",
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Run the audit as a background job (one per storage) on the task backend "
+            "(MEDIAHUB['TASK_BACKEND']) and return at once; the Jobs admin shows the report.",
+        )
         parser.add_argument("--jobs", type=int, default=None, help="Parallel S3 requests.")
         parser.add_argument(
             "--sample",
@@ -73,6 +79,8 @@ class Command(BaseCommand):
             )
             if answer != "yes":
                 raise CommandError("Audit cancelled.")
+        if options["enqueue"]:
+            return self.enqueue(aliases, options)
         reports = []
         for alias in aliases:
             progress = for_command(f"Auditing {alias}", options)
@@ -113,6 +121,18 @@ class Command(BaseCommand):
                 + ".",
                 returncode=1,
             )
+
+    def enqueue(self, aliases: list[str], options) -> None:
+        from mediahub import jobs
+
+        for alias in aliases:
+            params = {"fix": options["fix"], "fix_policy": options["fix_policy"]}
+            try:
+                job = jobs.start("audit", storage=alias, params=params)
+            except jobs.JobError as error:
+                raise CommandError(str(error)) from None
+            if options["verbosity"] >= 1:
+                self.stdout.write(f"Audit of {alias} enqueued: job #{job.pk}.")
 
     def aliases(self, names: list[str]) -> list[str]:
         try:

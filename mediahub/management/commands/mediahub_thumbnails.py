@@ -53,6 +53,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Only count what would be generated."
         )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Generate them in a background job on the task backend "
+            "(MEDIAHUB['TASK_BACKEND']) and return at once (--prefix must be a folder).",
+        )
 
     def handle(self, *args, **options):
         if not 1 <= options["jobs"] <= 64:
@@ -69,6 +75,8 @@ class Command(BaseCommand):
         aliases = options["aliases"] or list(app_settings.THUMBNAIL_ALIASES or {})
         if not aliases:
             raise CommandError("No thumbnail alias: set MEDIAHUB['THUMBNAIL_ALIASES'] or --alias.")
+        if options["enqueue"]:
+            return self.enqueue(options["storage"], prefix, aliases, options)
         try:
             report = self.run(target, prefix, aliases, options)
         except ValueError as error:  # unknown alias, bad options
@@ -78,6 +86,19 @@ class Command(BaseCommand):
                 raise CommandError(retry.describe(error, action="Listing")) from None
             raise
         self.summarise(report, options)
+
+    def enqueue(self, storage: str, prefix: str, aliases: list[str], options) -> None:
+        from mediahub import jobs
+
+        if options["force"] or options["dry_run"]:
+            raise CommandError("--force and --dry-run do not apply to --enqueue.")
+        params = {"prefix": prefix, "aliases": aliases}
+        try:
+            job = jobs.start("thumbnails", storage=storage, params=params)
+        except jobs.JobError as error:
+            raise CommandError(str(error)) from None
+        if options["verbosity"] >= 1:
+            self.stdout.write(f"Thumbnails of {storage} enqueued: job #{job.pk}.")
 
     def run(self, target, prefix: str, aliases: list[str], options) -> Report:
         # The raw stream: the bar redraws its line with "\r".
