@@ -2,8 +2,12 @@
 
 Safety, because sources are whatever people uploaded or pushed:
 
-* the source is streamed (1 MiB chunks) into a temporary directory, never read
-  into memory whole, and refused above ``MEDIAHUB["THUMBNAIL_MAX_SOURCE_SIZE"]``;
+* the source is streamed (1 MiB chunks) into a spooled temporary file (memory up
+  to ``SPOOL_SIZE``, the instance's temp directory beyond), and refused above
+  ``MEDIAHUB["THUMBNAIL_MAX_SOURCE_SIZE"]``;
+* decoding is bounded: one decode slot per job (``THUMBNAIL_MAX_DECODES`` per
+  process), the source decoded once per job, as small as its largest thumbnail
+  allows (JPEG ``draft``, then ``reduce`` in strips);
 * only formats in ``MEDIAHUB["THUMBNAIL_FORMATS"]`` are decoded (SVG and anything
   Pillow does not know are refused);
 * the pixel count is checked from the header, before decoding, against
@@ -12,14 +16,13 @@ Safety, because sources are whatever people uploaded or pushed:
 * only the first frame of an animated image is used (easy-thumbnails would
   convert every frame at full size);
 * images are decoded strictly: a truncated file is refused (easy-thumbnails' own
-  source generator switches ``LOAD_TRUNCATED_IMAGES`` on, process-wide), and JPEGs
-  are decoded at a reduced scale (``draft``) when the thumbnail is much smaller.
+  source generator switches ``LOAD_TRUNCATED_IMAGES`` on, process-wide).
 
 A source that cannot be thumbnailed raises :class:`UnusableSource`; a storage
 failure raises :class:`StorageUnavailable`. Callers show a placeholder: never a 500.
 
-:func:`render` does the I/O and image work and touches no database (the command
-runs it in worker threads); :func:`save` records the result in the cache.
+:func:`render` does the I/O and image work and touches no database (workers run it
+in threads or processes); :func:`save` / :func:`save_many` record results in the cache.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +53,8 @@ logger = logging.getLogger("mediahub.thumbnails")
 
 #: Chunk size of source downloads.
 CHUNK_SIZE = 1024 * 1024
+#: Sources up to this size are held in memory while thumbnailed, larger ones in a temp file.
+SPOOL_SIZE = 4 * 1024 * 1024
 
 
 class ThumbnailError(Exception):
@@ -142,9 +147,10 @@ def _too_large(size: int) -> UnusableSource:
 def fetch(
     target: Target,
     name: str,
-    directory: str,
+    directory: str | None,
     *,
     proceed: Callable[[str | None], bool] | None = None,
+    into: Any = None,
 ) -> Fetched:
     """Stream ``name`` into ``directory``: one GET for S3 (its ETag comes with it).
 
@@ -154,7 +160,7 @@ def fetch(
     download of the source.
     """
     storage = target.source_storage
-    path = os.path.join(directory, "source")
+    path = os.path.join(directory, "source") if directory is not None else ""
     limit = app_settings.THUMBNAIL_MAX_SOURCE_SIZE
     written = 0
     try:
@@ -185,7 +191,7 @@ def fetch(
             if size > limit:
                 raise _too_large(size)
             chunks = _read_chunks(storage, name)
-        with open(path, "wb") as out:
+        with open(path, "wb") if into is None else nullcontext(into) as out:
             for chunk in chunks:
                 written += len(chunk)
                 if written > limit:
@@ -494,37 +500,38 @@ def render(
         fresh.append(found)
         return False
 
-    with tempfile.TemporaryDirectory(prefix="mediahub-thumb-") as directory:
-        fetched = fetch(target, job.name, directory, proceed=proceed)
+    # Small sources stay in memory, larger ones go to the instance's temp directory.
+    with tempfile.SpooledTemporaryFile(SPOOL_SIZE, prefix="mediahub-thumb-") as handle:
+        fetched = fetch(target, job.name, None, proceed=proceed, into=handle)
         version = naming.version_of(fetched.etag, fetched.modified)
         result = Result(job, version)
         if fetched.path is None:  # already made for this version: nothing downloaded
             result.fresh = fresh[0]
             return result
-        with open(fetched.path, "rb") as handle:
-            thumbnailer = MediaThumbnailer(
-                file=handle,
-                name=job.name,
-                source_storage=target.source_storage,
-                thumbnail_storage=target.thumbnail_storage,
-                prefix=target.prefix,
-                version=version,
-            )
-            thumbnailer.source_generators = [safe_source_image]
-            thumbnailer.mediahub_wanted = [
-                (spec.options.get("size"), {k: v for k, v in spec.options.items() if k != "size"})
-                for spec in job.specs
-            ]
-            thumbnailer.mediahub_base = None
-            made = []
-            with decode_slot(job.wait):  # the decoded source lives as long as the slot
-                try:
-                    for spec in job.specs:
-                        made.append(_make_image(thumbnailer, spec))
-                finally:
-                    thumbnailer.mediahub_base = None
-            for spec, thumbnail in made:
-                result.made.append(_store(spec, thumbnail, target, job))
+        handle.seek(0)
+        thumbnailer = MediaThumbnailer(
+            file=handle,
+            name=job.name,
+            source_storage=target.source_storage,
+            thumbnail_storage=target.thumbnail_storage,
+            prefix=target.prefix,
+            version=version,
+        )
+        thumbnailer.source_generators = [safe_source_image]
+        thumbnailer.mediahub_wanted = [
+            (spec.options.get("size"), {k: v for k, v in spec.options.items() if k != "size"})
+            for spec in job.specs
+        ]
+        thumbnailer.mediahub_base = None
+        made = []
+        with decode_slot(job.wait):  # the decoded source lives as long as the slot
+            try:
+                for spec in job.specs:
+                    made.append(_make_image(thumbnailer, spec))
+            finally:
+                thumbnailer.mediahub_base = None
+        for spec, thumbnail in made:
+            result.made.append(_store(spec, thumbnail, target, job))
     return result
 
 
