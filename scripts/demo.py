@@ -58,6 +58,7 @@ def main() -> int:
             DJANGO_SUPERUSER_PASSWORD="admin",  # noqa: S105 - the demo's documented login
             PYTHONUNBUFFERED="1",
             DJANGO_DEBUG=os.environ.get("DJANGO_DEBUG", "1"),  # the demo serves static files
+            MEDIAHUB_TASKS="database",  # jobs: django-tasks-db, run by the db_worker below
         )
         manage("migrate", "--noinput", "-v", "0", env=env)
         manage(
@@ -81,8 +82,13 @@ def main() -> int:
             f"{layout.public_bucket}, {layout.private_bucket})\n"
             f"  Public DSN:  {layout.dsn(layout.public_bucket).split('@')[-1]}\n"
             f"  Database:    {var / 'db.sqlite3'}\n"
+            "  Jobs:        one `manage.py db_worker` process (admin: Media library > Jobs)\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
+        )
+        # The jobs' worker (folder moves, deletes, publishing, thumbnails, audits).
+        worker = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "db_worker", "--interval", "0.5"], env=env
         )
         web = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "runserver", f"{HOST}:{PORT}", "--noreload"],
@@ -91,12 +97,16 @@ def main() -> int:
         try:
             return web.wait()
         except KeyboardInterrupt:
-            web.send_signal(signal.SIGTERM)
-            try:
-                web.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                web.kill()
             return 0
+        finally:
+            for process in (web, worker):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in (web, worker):
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
     finally:
         server.stop()
 

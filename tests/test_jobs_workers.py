@@ -37,7 +37,11 @@ DATABASES = {{
     "default": {{
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": {db!r},
-        "OPTIONS": {{"timeout": 60, "transaction_mode": "IMMEDIATE"}},
+        "OPTIONS": {{
+            "timeout": 60,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }},
     }}
 }}
 MEDIAHUB = {{
