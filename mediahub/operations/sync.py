@@ -639,8 +639,191 @@ def _delete(report: SyncReport, names: list[str], remove: Callable[[list[str]], 
     report.failed.extend((name, "could not delete") for name in sorted(failed))
 
 
-if __name__ == "__main__":
-    # python -m mediahub.operations.sync push|pull LOCAL_DIR [options]: the lean entry.
-    from mediahub.management.commands.mediahub_sync import main
+# -- command line: manage.py mediahub_sync, and python -m mediahub.operations.sync --------
+HELP = (
+    "Copy between a local folder and a storage, skipping unchanged files (size and "
+    "mtime, or with --checksum their MD5/ETag) and keeping private objects private. "
+    "push uploads, pull downloads."
+)
 
+
+class SyncError(Exception):
+    """A one-line failure of the command (``CommandError`` under ``manage.py``)."""
+
+    def __init__(self, message: str, returncode: int = 1) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
+def add_arguments(parser: Any) -> None:
+    """The command's own arguments (shared by both entries)."""
+    parser.add_argument(
+        "direction",
+        choices=["push", "pull"],
+        help="push: local folder to storage; pull: storage to local folder.",
+    )
+    parser.add_argument("local_dir", metavar="LOCAL_DIR", help="The local folder.")
+    parser.add_argument(
+        "--storage",
+        default="public",
+        metavar="ALIAS",
+        help="public, private or a STORAGES alias (default: public).",
+    )
+    parser.add_argument("--prefix", default="", help="Folder inside the storage.")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="S3 requests in flight at once, multipart parts included "
+        "(default: MEDIAHUB['OPERATIONS_JOBS']).",
+    )
+    parser.add_argument(
+        "--checksum",
+        action="store_true",
+        help="Compare contents (MD5/ETag) instead of size and mtime: reads every "
+        "file of the same size.",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="Show what would change; change nothing."
+    )
+    parser.add_argument(
+        "--delete",
+        action="store_true",
+        help="Delete what is gone on the other side (after every copy succeeded).",
+    )
+    parser.add_argument(
+        "--noinput",
+        "--no-input",
+        action="store_false",
+        dest="interactive",
+        help="Do not ask before deleting.",
+    )
+    parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
+
+def run_command(options: dict, out: Callable[[str], Any], err: Callable[[str], Any]) -> None:
+    """Run a push or pull from parsed options, writing lines with ``out``/``err``.
+
+    Raises :class:`SyncError` (one line) for bad input, a failed run or failed files.
+    """
+    from django.core.exceptions import SuspiciousFileOperation
+
+    from mediahub.operations.progress import for_command
+    from mediahub.storage import UnknownStorage, get_storage
+
+    try:
+        storage = get_storage(options["storage"])
+    except UnknownStorage as error:
+        raise SyncError(str(error)) from None
+    except Exception as error:  # ImproperlyConfigured, TypeError... (check: E009)
+        raise SyncError(
+            f"the storage {options['storage']!r} cannot be built: {type(error).__name__}: {error}"
+        ) from None
+    direction, local_dir = options["direction"], options["local_dir"]
+    if options["jobs"] is not None and not 1 <= options["jobs"] <= 64:
+        raise SyncError("--jobs must be between 1 and 64.")
+    if options["delete"] and options["interactive"] and not options["dry_run"]:
+        side = "the storage" if direction == "push" else local_dir
+        answer = _ask(
+            f"Files missing from the source will be DELETED from {side}.\n"
+            "Type 'yes' to continue, or 'no' to cancel: "
+        )
+        if answer != "yes":
+            raise SyncError("Sync cancelled.")
+    run = push if direction == "push" else pull
+    try:
+        report = run(
+            storage,
+            local_dir,
+            prefix=options["prefix"],
+            jobs=options["jobs"],
+            dry_run=options["dry_run"],
+            delete=options["delete"],
+            checksum=options["checksum"],
+            progress=for_command(direction.capitalize(), options),
+        )
+    except (FileNotFoundError, SuspiciousFileOperation, ValueError) as error:
+        raise SyncError(str(error)) from None
+    except Exception as error:
+        raise SyncError(retry.describe(error, action=direction)) from None
+    write_report(report, options, out, err)
+    if report.failed:
+        raise SyncError(
+            f"{len(report.failed)} file(s) failed; run again to retry them"
+            + (" (nothing was deleted)." if options["delete"] else "."),
+        )
+
+
+def write_report(
+    report: SyncReport, options: dict, out: Callable[[str], Any], err: Callable[[str], Any]
+) -> None:
+    if options["json"]:
+        out(json.dumps(report.to_dict(), indent=2))
+        return
+    verbosity = int(options["verbosity"])
+    verb = "Would copy" if report.dry_run else "Copied"
+    if verbosity >= 2:
+        for name in report.copied:
+            out(f"{verb} {name}")
+        for name in report.deleted:
+            out(f"{'Would delete' if report.dry_run else 'Deleted'} {name}")
+    for name in report.refused:
+        err(f"Skipped unsafe name {name!r}")
+    for name, error in report.failed:
+        err(f"Failed {name}: {error}")
+    if report.delete_skipped:
+        err(report.delete_skipped.capitalize() + ".")
+    if verbosity >= 1:
+        out(report.summary())
+
+
+def _ask(prompt: str) -> str:
+    """The operator's answer; no terminal to answer (EOF) cancels."""
+    try:
+        return input(prompt)
+    except EOFError:
+        raise SyncError(
+            "Sync cancelled: no answer to the confirmation (run with --noinput to skip it)."
+        ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mediahub.operations.sync``: the command without ``django.setup()``.
+
+    Only the settings and the storage are loaded: not the project's apps (admin, filer,
+    easy-thumbnails, Pillow...) nor Django's command machinery, which is most of a
+    ``manage.py`` start-up. The settings module comes from ``--settings`` or
+    ``DJANGO_SETTINGS_MODULE``. The apps are loaded later only if a database write is
+    needed (replaced or deleted objects end their signed links). System checks are not
+    run (``manage.py mediahub_sync`` runs the storage checks).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mediahub.operations.sync", description=HELP)
+    add_arguments(parser)
+    parser.add_argument("--settings", help="The settings module (else DJANGO_SETTINGS_MODULE).")
+    parser.add_argument("--pythonpath", help="A folder to add to the Python path.")
+    parser.add_argument(
+        "-v", "--verbosity", type=int, choices=[0, 1, 2, 3], default=1, help="Output level."
+    )
+    options = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    if options["settings"]:
+        os.environ["DJANGO_SETTINGS_MODULE"] = options["settings"]
+    if options["pythonpath"]:
+        sys.path.insert(0, options["pythonpath"])
+    elif os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as manage.py finds the project's package
+    try:
+        run_command(
+            options,
+            lambda line: print(line, flush=True),
+            lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except SyncError as error:
+        print(f"CommandError: {error}", file=sys.stderr)
+        return error.returncode
+    return 0
+
+
+if __name__ == "__main__":
     sys.exit(main())
