@@ -68,6 +68,7 @@ def test_every_private_write_path_marks_the_object(s3, tmp_path):
     assert VISIBILITY_METADATA not in metadata(s3, s3.public_bucket, name)
 
 
+@pytest.mark.s3semantics
 def test_a_server_side_copy_keeps_the_mark(s3):
     storages["private"].save("docs/a.pdf", ContentFile(b"%PDF"))
     restore_to_public(s3, "docs/a.pdf")
@@ -75,6 +76,7 @@ def test_a_server_side_copy_keeps_the_mark(s3):
 
 
 # -- finding and fixing -----------------------------------------------------------------------
+@pytest.mark.s3semantics
 def test_restored_private_object_is_exposed_then_public_copy_removed_when_twin_identical(s3):
     storages["private"].save("docs/contract.pdf", ContentFile(b"%PDF secret"))
     storages["default"].save("img/logo.txt", ContentFile(b"public"))
@@ -101,6 +103,7 @@ def test_restored_private_object_is_exposed_then_public_copy_removed_when_twin_i
     assert code == 0 and "0 fixed" in out and "FIXED" not in out
 
 
+@pytest.mark.s3semantics
 def test_private_object_without_twin_is_moved_back_server_side(s3):
     client = s3.client()
     storages["private"].save("scans/s.txt", ContentFile(b"scan"))
