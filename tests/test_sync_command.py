@@ -740,3 +740,17 @@ def test_lean_entry_pushes_like_the_command(s3, tmp_path):
     assert failed.stderr.strip().splitlines() == [
         f"CommandError: {tmp_path / 'missing'} is not a folder."
     ]
+
+
+def test_second_pull_reads_no_local_file(s3, tmp_path, count_requests, reads):
+    make_tree(tmp_path / "src", SMALL)
+    run("push", str(tmp_path / "src"))
+    run("pull", str(tmp_path / "dst"))
+    age(tmp_path / "dst")  # out of the racy window: recorded by the next pull
+    run("pull", str(tmp_path / "dst"))
+    count_requests.clear()
+    reads.clear()
+    out = run("pull", str(tmp_path / "dst"))
+    assert "0 copied" in out and "3 unchanged" in out
+    assert count_requests == {"ListObjectsV2": 1}
+    assert not [path for path in reads if path.startswith(str(tmp_path / "dst"))]
