@@ -8,8 +8,8 @@ technical 500 page in full. Use this filter instead::
 
     DEFAULT_EXCEPTION_REPORTER_FILTER = "mediahub.debug.SecretsReporterFilter"
 
-It hides, in settings, ``request.META`` and the traceback's local variables (even
-with ``DEBUG`` on, where Django's filter shows local variables unfiltered):
+It hides, in settings, ``request.META``, POST data and the traceback's local variables
+(even with ``DEBUG`` on, where Django's filter shows local variables unfiltered):
 
 * every setting or variable whose name ends in ``DSN`` (``DEFAULT_STORAGE_DSN``, ``SENTRY_DSN``);
 * the secret keys configured in ``STORAGES`` (``secret_key``, ``security_token``...);
@@ -92,6 +92,22 @@ class SecretsReporterFilter(SafeExceptionReporterFilter):
         cleansed = super().cleanse_setting(key, value)
         if isinstance(cleansed, str) and self.is_secret(cleansed):
             return self.cleansed_substitute
+        return cleansed
+
+    def get_post_parameters(self, request):
+        """POST values as Django filters them, and any holding a secret hidden (DEBUG too)."""
+        parameters = super().get_post_parameters(request)
+        if not parameters or not any(
+            isinstance(value, str) and self.is_secret(value)
+            for key in parameters
+            for value in parameters.getlist(key)
+        ):
+            return parameters
+        cleansed = parameters.copy()
+        for key in cleansed:
+            values = cleansed.getlist(key)
+            if any(isinstance(value, str) and self.is_secret(value) for value in values):
+                cleansed.setlist(key, [self.cleansed_substitute] * len(values))
         return cleansed
 
     def get_traceback_frame_variables(self, request, tb_frame):

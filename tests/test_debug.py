@@ -109,6 +109,17 @@ def test_a_secret_in_a_request_header_or_query_is_hidden(secret_settings):
     assert "HTTP_X_NOTE" in html
 
 
+def test_a_posted_secret_is_hidden(secret_settings):
+    request = RequestFactory().post(
+        "/", {"dsn": _dsn("prv", PRIVATE_SECRET), "title": "kept", "other": ["a", "b"]}
+    )
+    html = render_500(request)
+    assert_no_secret(html, PRIVATE_SECRET)
+    assert "kept" in html
+    parameters = SecretsReporterFilter().get_post_parameters(request)
+    assert parameters.getlist("other") == ["a", "b"]
+
+
 def test_filter_keeps_innocent_values(secret_settings):
     reporter = SecretsReporterFilter()
     assert reporter.cleanse_setting("TIME_ZONE", "UTC") == "UTC"
