@@ -203,8 +203,10 @@ def test_check_ids_are_unique_and_documented():
     assert declared and all(name == value.split(".")[1] for name, value in declared)
     values = [value for _name, value in declared]
     assert len(values) == len(set(values))
-    readme = (Path(mh_checks.__file__).parent.parent / "README.md").read_text()
-    missing = [value for value in values if value not in readme]
+    documented = (
+        Path(mh_checks.__file__).parent.parent / "docs" / "reference" / "checks.md"
+    ).read_text()
+    missing = [value for value in values if value not in documented]
     assert missing == []
 
 
