@@ -291,8 +291,8 @@ class LinkSigner(signing.TimestampSigner):
     verified by :func:`django.core.signing.loads` with the fallback keys.
     """
 
-    def __init__(self, key: str) -> None:
-        super().__init__(key=key, salt=SALT, algorithm="sha256")
+    def __init__(self, key: str, fallback_keys: list[str]) -> None:
+        super().__init__(key=key, fallback_keys=fallback_keys, salt=SALT, algorithm="sha256")
         derived = hashlib.sha256(f"{self.salt}signer{key}".encode()).digest()
         self._mac = hmac.new(derived, digestmod=hashlib.sha256)
 
@@ -304,17 +304,17 @@ class LinkSigner(signing.TimestampSigner):
         return signing.b64_encode(mac.digest()).decode()
 
 
-_signer_cache: dict[str, LinkSigner] = {}
+_signer_cache: dict[tuple[str, tuple[str, ...]], LinkSigner] = {}
 
 
 def _signer() -> LinkSigner:
-    """The signer of link tokens for the current ``SECRET_KEY`` (built once per key)."""
-    key = settings.SECRET_KEY
-    signer = _signer_cache.get(key)
+    """The signer of link tokens for the current ``SECRET_KEY`` and fallbacks (built once)."""
+    cache_key = (settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+    signer = _signer_cache.get(cache_key)
     if signer is None:
-        signer = LinkSigner(key)
+        signer = LinkSigner(cache_key[0], list(cache_key[1]))
         _signer_cache.clear()
-        _signer_cache[key] = signer
+        _signer_cache[cache_key] = signer
     return signer
 
 
@@ -530,7 +530,7 @@ def token_from(url_or_token: str) -> str:
 def load(token: str) -> Link:
     """Verify a token's signature and decode it. Raises :class:`InvalidLink`."""
     try:
-        data = signing.loads(token, salt=SALT)
+        data = _signer().unsign_object(token)  # what signing.loads(token, salt=SALT) does
         if not isinstance(data, dict) or data.get("v") != TOKEN_VERSION:
             raise ValueError("unknown token layout")
         link = Link(
