@@ -208,3 +208,32 @@ def test_delete_and_move_jobs_end_links(s3, client, settings):
         put(name, NEW)
         assert served(client, urls[name]) == 410, name
     assert served(client, links.sign("moved/a.pdf")) == OLD
+
+
+def test_an_overwriting_save_ends_the_links_of_the_object_it_replaces(s3, client, settings):
+    public = dict(settings.STORAGES["default"])
+    public["OPTIONS"] = {**public["OPTIONS"], "file_overwrite": True}
+    settings.STORAGES = {**settings.STORAGES, "default": public}
+    storage = get_storage("public")
+    name = storage.save("site/logo.pdf", ContentFile(OLD))
+    url = links.sign(name, storage="public")
+    assert served(client, url) == OLD
+    assert storage.save(name, ContentFile(NEW)) == name  # replaced in place
+    assert served(client, url) == 410
+
+
+def test_local_folder_delete_ends_links(client, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "mediahub.storage.local.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    storage = get_storage("private")
+    name = storage.save("letters/a.pdf", ContentFile(OLD))
+    url = storage.url(name)
+    assert b"".join(client.get(url).streaming_content) == OLD
+    storage.delete(name)
+    storage.save(name, ContentFile(NEW))
+    assert client.get(url).status_code == 410
