@@ -63,7 +63,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.cache import caches
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
@@ -592,7 +592,13 @@ def _object_cache() -> tuple[Any, int]:
     timeout = app_settings.OBJECT_CACHE_TIMEOUT
     if not timeout:
         return None, 0
-    return caches[app_settings.OBJECT_CACHE], int(timeout)
+    alias = app_settings.OBJECT_CACHE
+    if alias not in settings.CACHES:
+        raise ImproperlyConfigured(
+            f"MEDIAHUB['OBJECT_CACHE'] is {alias!r}, which is not a key of settings.CACHES: "
+            "name a configured cache, or set MEDIAHUB['OBJECT_CACHE_TIMEOUT'] = 0."
+        )
+    return caches[alias], int(timeout)
 
 
 def _object_cache_key(storage: Storage, alias: str, name: str, generation: int) -> str:

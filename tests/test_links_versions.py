@@ -247,3 +247,12 @@ def test_the_media_librarys_link_is_bound_to_the_version_its_page_showed(
     replace_behind_mediahubs_back(s3, name, NEW)
     cache.clear()
     assert Client().get(link).status_code == 410
+
+
+@override_settings(MEDIAHUB={"OBJECT_CACHE": "nowhere"})
+def test_an_unknown_object_cache_alias_is_a_clear_configuration_error(s3):
+    from django.core.exceptions import ImproperlyConfigured
+
+    name = put("docs/report.pdf")
+    with pytest.raises(ImproperlyConfigured, match="OBJECT_CACHE"):
+        links.redeem(links.token_from(links.sign(name)))
