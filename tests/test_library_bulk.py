@@ -478,3 +478,53 @@ def test_folder_picker_creates_a_folder_with_the_upload_permission(
 def test_javascript_catalog_is_served(client, editor):
     response = client.get(reverse("admin:mediahub_jsi18n"))
     assert response.status_code == 200 and b"gettext" in response.content
+
+
+@pytest.mark.slow
+@needs_jobs
+def test_500_files_across_pages_in_three_posts_with_one_listing_for_the_count(
+    client, editor, s3, settings, count_requests
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.MEDIAHUB = {"PAGE_SIZE": 100, "JOB_THREADS": 1}
+    s3_client = s3.client()
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda i: s3_client.put_object(
+                    Bucket=s3.public_bucket, Key=f"shoot/{i:03}.jpg", Body=b"j"
+                ),
+                range(500),
+            )
+        )
+    # Delete: the same selection path as move and publish, and quick on the immediate backend.
+    data = {"action": "delete", "path": "shoot/", "select_across": "1"}
+    count_requests.clear()
+    page = client.post(url("bulk"), data).content.decode()
+    assert "Delete 500 files?" in page
+    assert dict(count_requests) == {"ListObjectsV2": 1}  # counted by listing, 1,000 a page
+    response = client.post(url("bulk"), {**data, "confirm": "1"})
+    assert response.status_code == 302
+    from mediahub.models import Job
+
+    assert Job.objects.get().params == {"prefix": "shoot/"}  # not 500 names in the request
+    assert s3.keys(s3.public_bucket, "shoot/") == []
+
+
+@needs_jobs
+def test_select_all_moved_into_an_existing_folder_goes_by_names(client, editor, s3, settings):
+    settings.MEDIAHUB = {"BULK_INLINE_LIMIT": 1, "JOB_THREADS": 1}
+    put(s3, s3.public_bucket, "in/a.txt")
+    put(s3, s3.public_bucket, "in/sub/b.txt")
+    put(s3, s3.public_bucket, "out/old.txt")
+    data = {"action": "move", "confirm": "1", "path": "in/", "select_across": "1", "target": "out"}
+    client.post(url("bulk"), data)
+    from mediahub.models import Job
+
+    job = Job.objects.get()
+    assert job.params["base"] == "in/" and sorted(job.params["names"]) == [
+        "in/a.txt",
+        "in/sub/b.txt",
+    ]
+    assert s3.keys(s3.public_bucket) == ["out/a.txt", "out/old.txt", "out/sub/b.txt"]
