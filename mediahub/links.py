@@ -252,11 +252,15 @@ def _read_state(alias: str, name: str) -> tuple[int, dict[str, Any]] | None:
 
 def current_generation(name: str, storage: str = "private") -> int:
     """The object's link generation (0 until its links are first ended)."""
+    return _generation(resolve_alias(storage), name)
+
+
+def _generation(alias: str, name: str) -> int:
     connection, table = _state_table()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT generation FROM {table} = %s",  # noqa: S608
-            [_state_key(resolve_alias(storage), name)],
+            [_state_key(alias, name)],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
@@ -420,7 +424,7 @@ def make_token(
         alias,
         int(_now(now)),
         _lifetime(expires_in),
-        current_generation(name, alias) if generation is None else generation,
+        _generation(alias, name) if generation is None else generation,
         _user_key(user),
         safe_filename(filename) if filename else None,
         inline,
