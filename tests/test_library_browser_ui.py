@@ -285,3 +285,18 @@ def test_one_upload_is_cancelled_and_retried_while_the_others_finish(
     with page.expect_navigation():  # the last upload done: the listing reloads
         slow.get_by_role("button", name="Retry the upload of slow.txt").click()
     assert {"slow.txt", "fast.txt"} <= set(file_names(page))
+
+
+def test_rows_are_one_line_at_1280_px_even_with_long_names(editor_page, live_server, library):
+    page, s3 = editor_page, library
+    long_name = "a-very-long-file-name-" * 8 + ".txt"
+    s3.client().put_object(Bucket=s3.public_bucket, Key=long_name, Body=b"x")
+    browse(page, live_server)
+    heights = page.eval_on_selector_all(
+        "#result_list tbody tr", "rows => rows.map(r => r.getBoundingClientRect().height)"
+    )
+    assert len(heights) >= 4 and max(heights) < 48, heights
+    width = page.evaluate("document.querySelector('#result_list').getBoundingClientRect().right")
+    assert width <= 1280
+    # The full name is still there (title of the cell is cut with an ellipsis, not the name).
+    assert long_name in file_names(page)
