@@ -205,3 +205,22 @@ def test_private_storage_audit_is_unchanged_by_marks(s3):
     code, out = run("--storage", "private")
     assert code == 0, out
     assert "private-object" not in out
+
+
+def test_field_names_are_looked_up_in_bounded_chunks(monkeypatch):
+    from example_project.demo.models import Document
+    from mediahub.operations import placement
+
+    Document.objects.create(title="a", contract="c/1.pdf", attachment="p/1.pdf")
+    Document.objects.create(title="b", contract="c/2.pdf", scan="c/2.pdf")
+    names = ["c/1.pdf", "c/2.pdf", "p/1.pdf", "unknown.txt"]
+    whole = placement.referenced_names(names)
+    monkeypatch.setattr(placement, "LOOKUP_CHUNK", 1)
+    chunked = placement.referenced_names(iter(names))
+    assert chunked == whole
+    assert sorted(r.label for r in whole["c/2.pdf"]) == [
+        "demo.Document.contract",
+        "demo.Document.scan",
+    ]
+    assert [r.visibility for r in whole["p/1.pdf"]] == ["public"]
+    assert "unknown.txt" not in whole

@@ -369,7 +369,7 @@ class _Auditor:
             self.report.notes.append(f"private objects: not checked (no private storage: {error})")
             return objects
         try:
-            references = placement.referenced_names()
+            references = placement.referenced_names(item.name for item in objects)
         except Exception as error:  # no database, tables not migrated...: still check marks
             self.report.notes.append(
                 "private objects: model fields and filer files not checked "

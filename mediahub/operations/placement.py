@@ -68,50 +68,57 @@ class Reference:
     visibility: str
 
 
-def referenced_names() -> dict[str, list[Reference]]:
-    """``{name: [references]}`` of every mediahub model field value and filer file.
+#: Names looked up in the database per query (bounded memory on any table size).
+LOOKUP_CHUNK = 500
 
-    One query per field (``values_list`` of distinct non-empty names); run by the audit
-    (a command or a job), never in a request.
+
+def referenced_names(names: Iterable[str]) -> dict[str, list[Reference]]:
+    """``{name: [references]}`` for those of ``names`` a mediahub field or filer file uses.
+
+    One query per field (and one for filer) per :data:`LOOKUP_CHUNK` names, so memory
+    stays bounded whatever the size of the tables; run by the audit (a command or a
+    job), never in a request.
     """
     from django.apps import apps
 
     from mediahub.fields import VisibilityMixin
 
-    found: dict[str, list[Reference]] = {}
+    fields = []
     for model in apps.get_models():
         if model._meta.proxy or not model._meta.managed:
             continue
         for field in model._meta.concrete_fields:
-            if not isinstance(field, VisibilityMixin):
-                continue
-            reference = Reference(
-                f"{model._meta.label}.{field.name}", getattr(field, "visibility", "public")
-            )
-            names = (
-                model._default_manager.exclude(**{field.attname: ""})
-                .exclude(**{f"{field.attname}__isnull": True})
-                .values_list(field.attname, flat=True)
-                .distinct()
-            )
-            for name in names.iterator():
+            if isinstance(field, VisibilityMixin):
+                label = f"{model._meta.label}.{field.name}"
+                reference = Reference(label, getattr(field, "visibility", "public"))
+                fields.append((model, field.attname, reference))
+    filer = _filer_model()
+    found: dict[str, list[Reference]] = {}
+    wanted = list(dict.fromkeys(names))
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        for model, column, reference in fields:
+            rows = model._default_manager.filter(**{f"{column}__in": chunk})
+            for name in rows.values_list(column, flat=True).distinct():
                 found.setdefault(str(name), []).append(reference)
-    for name, visibility in _filer_names():
-        found.setdefault(name, []).append(Reference(f"django-filer ({visibility})", visibility))
+        if filer is not None:
+            rows = filer.objects.filter(file__in=chunk).values_list("file", "is_public")
+            for name, is_public in rows:
+                visibility = "public" if is_public else "private"
+                found.setdefault(str(name), []).append(
+                    Reference(f"django-filer ({visibility})", visibility)
+                )
     return found
 
 
-def _filer_names() -> Iterable[tuple[str, str]]:
+def _filer_model() -> Any:
     from django.apps import apps
 
     if not apps.is_installed("filer"):
-        return
+        return None
     from filer.models import File
 
-    rows = File.objects.exclude(file="").values_list("file", "is_public").iterator()
-    for name, is_public in rows:
-        if name:
-            yield str(name), "public" if is_public else "private"
+    return File
 
 
 def private_references(references: list[Reference]) -> list[Reference]:
