@@ -477,3 +477,27 @@ def test_a_failure_to_schedule_never_fails_the_upload(
     with django_capture_on_commit_callbacks(execute=True):
         assert save_upload("public", "", upload) == "dog.jpg"
     assert "Could not schedule the thumbnails" in caplog.text
+
+
+def test_sync_push_with_thumbnails_has_the_pushed_images_thumbnailed(s3, aliases, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    (tmp_path / "album").mkdir()
+    (tmp_path / "album" / "a.jpg").write_bytes(images.jpeg())
+    (tmp_path / "album" / "notes.txt").write_bytes(b"text")
+    out = StringIO()
+
+    call_command("mediahub_sync", "push", str(tmp_path), "--thumbnails", stdout=out)
+
+    assert "Thumbnails of the images pushed: job #" in out.getvalue()
+    assert thumbs.thumbnail("album/a.jpg", alias="admin").ready
+    assert len(thumbs_in(s3, s3.public_bucket)) == 2  # two aliases of the one image
+
+
+def test_sync_thumbnails_is_for_push_only(s3, aliases, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--thumbnails applies to push"):
+        call_command("mediahub_sync", "pull", str(tmp_path), "--thumbnails")

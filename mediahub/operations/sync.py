@@ -699,6 +699,12 @@ def add_arguments(parser: Any) -> None:
         help="Do not ask before deleting.",
     )
     parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+    parser.add_argument(
+        "--thumbnails",
+        action="store_true",
+        help="push: have job workers make the thumbnails of the images uploaded "
+        "(MEDIAHUB['THUMBNAIL_ALIASES']).",
+    )
 
 
 def run_command(options: dict, out: Callable[[str], Any], err: Callable[[str], Any]) -> None:
@@ -730,6 +736,8 @@ def run_command(options: dict, out: Callable[[str], Any], err: Callable[[str], A
         )
         if answer != "yes":
             raise SyncError("Sync cancelled.")
+    if options.get("thumbnails") and direction != "push":
+        raise SyncError("--thumbnails applies to push (a pull changes no stored image).")
     run = push if direction == "push" else pull
     try:
         report = run(
@@ -747,11 +755,33 @@ def run_command(options: dict, out: Callable[[str], Any], err: Callable[[str], A
     except Exception as error:
         raise SyncError(retry.describe(error, action=direction)) from None
     write_report(report, options, out, err)
+    if options.get("thumbnails") and report.copied and not report.dry_run:
+        _schedule_thumbnails(options, report.copied, out)
     if report.failed:
         raise SyncError(
             f"{len(report.failed)} file(s) failed; run again to retry them"
             + (" (nothing was deleted)." if options["delete"] else "."),
         )
+
+
+def _schedule_thumbnails(options: dict, names: list[str], out: Callable[[str], Any]) -> None:
+    """``--thumbnails``: one thumbnails job for the images pushed (others are ignored)."""
+    from django.apps import apps
+
+    if not apps.ready:  # the lean entry: a job is a model, so the apps are needed now
+        import django
+
+        django.setup()
+    from mediahub.thumbnails import schedule
+
+    try:
+        job = schedule(options["storage"], names)
+    except Exception as error:
+        raise SyncError(
+            f"the files were pushed, but their thumbnails could not be scheduled: {error}"
+        ) from None
+    if job is not None and not options["json"] and int(options["verbosity"]) >= 1:
+        out(f"Thumbnails of the images pushed: job #{job.pk}.")
 
 
 def write_report(
