@@ -183,6 +183,7 @@ def test_signed_link_presets_expiry_and_copy(library, live_server, browser, sett
         assert expiry.startswith("Valid until")
         page.get_by_label("1 hour").check()
         assert page.inner_text(".mediahub-expiry") != expiry
+        shot(page, "sign-form")
         click_and_load(page, "#mediahub-sign-form input[type=submit]")
         assert "/signed/?batch=" in page.url
         assert page.inner_text("#mediahub-expires")
@@ -191,6 +192,7 @@ def test_signed_link_presets_expiry_and_copy(library, live_server, browser, sett
         page.wait_for_selector("button.mediahub-copy[data-copied='1']")
         assert page.evaluate("navigator.clipboard.readText()") == link
         assert "Copied" in page.inner_text(".mediahub-copied")
+        shot(page, "signed")
         page.reload()  # a GET page: reloading shows the same link, signs nothing
         assert page.input_value("#mediahub-link") == link
     finally:

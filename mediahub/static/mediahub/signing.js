@@ -7,6 +7,17 @@
   var t = window.gettext || function (s) { return s; };
   var UNITS = { minutes: 60, hours: 3600, days: 86400 };
 
+  /* The page's language, medium date and short time: close to the server's format. */
+  function when(date) {
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+        dateStyle: "medium", timeStyle: "short"
+      }).format(date);
+    } catch (e) {
+      return date.toLocaleString();
+    }
+  }
+
   function signForm(form) {
     var radios = Array.prototype.slice.call(form.querySelectorAll("input[name=lifetime]"));
     var amount = form.querySelector("input[name=amount]");
@@ -30,7 +41,7 @@
       var s = seconds();
       if (expiry) {
         expiry.textContent = s
-          ? (expiry.dataset.prefix || t("Valid until")) + " " + new Date(Date.now() + s * 1000).toLocaleString()
+          ? (expiry.dataset.prefix || t("Valid until")) + " " + when(new Date(Date.now() + s * 1000))
           : "";
       }
     }
