@@ -20,7 +20,15 @@ from mediahub.jobs.kinds import JobError
 if TYPE_CHECKING:
     from mediahub.models import Job
 
-__all__ = ["JobError", "can_run", "cancel", "recover", "retry_failed", "start"]
+__all__ = [
+    "JobError",
+    "can_run",
+    "cancel",
+    "recover",
+    "retry_failed",
+    "start",
+    "visible_to",
+]
 
 
 def can_run(user: Any, kind: str, storage: str) -> bool:
@@ -35,6 +43,24 @@ def can_run(user: Any, kind: str, storage: str) -> bool:
         return can(user, action, storage)
     except Exception:  # not a library storage: no library permission applies
         return False
+
+
+def visible_to(user: Any) -> Any:
+    """A ``Q`` of the jobs ``user`` may see: their parameters, errors and results name
+    objects, so a job shows only to who may browse its storage (``view_public`` /
+    ``view_private``); jobs on other ``STORAGES`` aliases (audits, thumbnails) to who
+    may run operations."""
+    from django.db.models import Q
+
+    from mediahub.library.permissions import can
+    from mediahub.storage import VISIBILITIES
+
+    if not (user.is_active and user.is_staff):
+        return Q(pk__in=[])
+    visible = Q(storage__in=[storage for storage in VISIBILITIES if can(user, "view", storage)])
+    if user.has_perm("mediahub.run_operations"):
+        visible |= ~Q(storage__in=VISIBILITIES)
+    return visible
 
 
 def start(kind: str, *, storage: str, params: dict, user: Any = None) -> Job:

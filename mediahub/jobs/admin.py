@@ -166,6 +166,10 @@ class JobAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", json.dumps(job.result, indent=2, default=str)[:20000])
 
     # -- permissions ---------------------------------------------------------------------
+    def get_queryset(self, request: HttpRequest):
+        """Only jobs on storages the user may browse: parameters and errors name objects."""
+        return super().get_queryset(request).filter(jobs.visible_to(request.user))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -257,7 +261,8 @@ class JobAdmin(admin.ModelAdmin):
         except ValueError:
             return JsonResponse({"error": _("ids must be numbers.")}, status=400)
         jobs.recover()  # a job whose workers all vanished gets new ones
-        answer = {str(job.pk): progress_data(job) for job in Job.objects.filter(pk__in=ids)}
+        visible = self.get_queryset(request).filter(pk__in=ids)
+        answer = {str(job.pk): progress_data(job) for job in visible}
         response = JsonResponse({"jobs": answer})
         response["Cache-Control"] = "no-store"
         return response
@@ -265,7 +270,7 @@ class JobAdmin(admin.ModelAdmin):
     def _job_for_action(self, request: HttpRequest, job_id: int) -> Job:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        job = get_object_or_404(Job, pk=job_id)
+        job = get_object_or_404(self.get_queryset(request), pk=job_id)
         if not jobs.can_run(request.user, job.kind, job.storage):
             raise PermissionDenied
         return job
