@@ -22,6 +22,7 @@ from mediahub.conf import app_settings
 from mediahub.library.errors import LibraryError
 from mediahub.names import validate_name
 from mediahub.storage import get_storage
+from mediahub.storage.s3 import MediaS3Storage
 
 #: Bytes read from storage (and handed to the response) at a time.
 CHUNK = 1024 * 1024
@@ -95,6 +96,26 @@ class _Sink(io.RawIOBase):
         return data
 
 
+def read_chunks(target, name: str) -> Iterator[bytes]:
+    """The bytes of ``name`` in :data:`CHUNK` pieces.
+
+    On S3 straight from the GetObject body: django-storages' ``S3File`` would first
+    copy the whole object into a SpooledTemporaryFile (held in memory by default).
+    """
+    if isinstance(target, MediaS3Storage):
+        body = target.connection.meta.client.get_object(
+            Bucket=target.bucket_name, Key=target._key(name)
+        )["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+        return
+    with target.open(name, "rb") as source:
+        while data := source.read(CHUNK):
+            yield data
+
+
 def stream_zip(storage: str, members: list[ZipMember]) -> Iterator[bytes]:
     """The ZIP's bytes, chunk by chunk; memory stays within a few :data:`CHUNK`."""
     target = get_storage(storage)
@@ -103,14 +124,8 @@ def stream_zip(storage: str, members: list[ZipMember]) -> Iterator[bytes]:
         for member in members:
             info = zipfile.ZipInfo(member.arcname)
             info.compress_type = zipfile.ZIP_STORED
-            with (
-                target.open(member.name, "rb") as source,
-                archive.open(info, mode="w", force_zip64=member.size > 2**31) as dest,
-            ):
-                while True:
-                    data = source.read(CHUNK)
-                    if not data:
-                        break
+            with archive.open(info, mode="w", force_zip64=member.size > 2**31) as dest:
+                for data in read_chunks(target, member.name):
                     dest.write(data)
                     yield sink.take()
             yield sink.take()
