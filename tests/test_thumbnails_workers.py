@@ -183,7 +183,7 @@ def test_pregenerate_step_walks_every_image_once_in_chunks(s3, aliases):
 # -- schedule -------------------------------------------------------------------
 
 
-def test_schedule_enqueues_new_names_once_and_the_worker_makes_them(s3, aliases, monkeypatch):
+def test_schedule_enqueues_one_job_and_the_worker_makes_them(s3, aliases, monkeypatch):
     from mediahub import jobs
 
     started = []
@@ -206,10 +206,26 @@ def test_schedule_enqueues_new_names_once_and_the_worker_makes_them(s3, aliases,
     assert job.state == "succeeded"  # the immediate backend ran it
     assert thumbs.thumbnail("new/a.jpg", alias="admin").ready
     assert thumbs.thumbnail("new/b.jpg", alias="wide").ready
-    # Scheduled again within THUMBNAIL_SCHEDULE_TTL: nothing enqueued.
-    assert thumbs.schedule("public", ["new/a.jpg", "new/b.jpg"]) is None
-    assert len(started) == 1
     assert thumbs.schedule("public", ["new/notes.pdf"]) is None  # not an image
+    # The worker cleared the marks: a source changed again is scheduled again at once.
+    assert thumbs.schedule("public", ["new/a.jpg"]) is not None and len(started) == 2
+
+
+def test_schedule_does_not_enqueue_names_already_pending(s3, aliases, monkeypatch):
+    from mediahub import jobs
+
+    calls = []
+    monkeypatch.setattr(jobs, "start", lambda kind, **kwargs: calls.append(kwargs) or "job")
+
+    assert thumbs.schedule("public", ["p/a.jpg", "p/b.jpg"]) == "job"
+    assert thumbs.schedule("public", ["p/a.jpg", "p/b.jpg"]) is None  # within the TTL
+    assert thumbs.schedule("public", ["p/b.jpg", "p/c.jpg"]) == "job"
+    assert [call["params"]["names"] for call in calls] == [["p/a.jpg", "p/b.jpg"], ["p/c.jpg"]]
+    with override_settings(MEDIAHUB={"THUMBNAIL_ALIASES": ALIASES, "THUMBNAIL_SCHEDULE_TTL": 1}):
+        cache.clear()
+        thumbs.schedule("public", ["p/d.jpg"])
+        time.sleep(1.1)
+        assert thumbs.schedule("public", ["p/d.jpg"]) == "job"  # the mark expired
 
 
 def test_schedule_failure_to_enqueue_lets_the_names_be_scheduled_again(s3, aliases, monkeypatch):

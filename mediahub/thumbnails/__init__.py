@@ -306,15 +306,21 @@ def schedule_on_commit(storage: str, names: Iterable[str]) -> None:
     transaction.on_commit(enqueue)
 
 
-def unschedule(storage: str, names: Iterable[str], *, aliases: Iterable[str] | None = None) -> None:
-    """Forget :func:`schedule`'s marks of ``names`` (a worker made them, or gave up)."""
+def unschedule(storage: str, names: Iterable[str], *, aliases: Iterable[str] = ()) -> None:
+    """Forget :func:`schedule`'s marks of ``names``: for all aliases and for each of ``aliases``.
+
+    Workers call it once they have made (or given up on) the thumbnails, so that a
+    source changed again soon after is scheduled again at once.
+    """
     from django.core.cache import cache
 
     from mediahub.thumbnails.storages import resolve_target
 
     alias = resolve_target(storage).source_alias
-    alias_list = tuple(aliases) if aliases is not None else ()
-    cache.delete_many([_schedule_key(alias, name, alias_list) for name in names])
+    variants = [(), *((one,) for one in aliases)]
+    cache.delete_many(
+        [_schedule_key(alias, name, variant) for name in names for variant in variants]
+    )
 
 
 def _ref(source: Any) -> SourceRef:

@@ -201,7 +201,23 @@ def pregenerate(
                 finish(lambda job=job: generate.render(job), job)
     finally:
         flush()  # what was made is recorded, even when the run stops half-way
+    if not dry_run:
+        _done(target, [entry.path for entry in entries], aliases)
     return report
+
+
+def _done(target: Target, names: list[str], aliases: Sequence[str]) -> None:
+    """Clear :func:`mediahub.thumbnails.schedule`'s marks of sources just handled."""
+    from mediahub.thumbnails import unschedule
+
+    try:
+        unschedule(target.source_alias, names, aliases=aliases)
+    except Exception:  # a cache outage only delays the next schedule() of these names
+        import logging
+
+        logging.getLogger("mediahub.thumbnails").warning(
+            "Could not clear the schedule marks of %d source(s).", len(names), exc_info=True
+        )
 
 
 def _run_in_threads(jobs_: Iterator[generate.Job], threads: int, finish) -> None:
@@ -300,6 +316,7 @@ def generate_batch(
         if len(results) >= SAVE_BATCH:
             _record(results, report, alias_of_stem)
     _record(results, report, alias_of_stem)
+    _done(target, names, aliases)
     return report
 
 

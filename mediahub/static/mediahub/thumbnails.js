@@ -36,7 +36,10 @@
   }
 
   function watch(root) {
-    var images = (root || document).querySelectorAll('img[data-mediahub-thumbnail="pending"]');
+    // Marked images, and any image whose URL is a pending thumbnail's (?pending=1).
+    var images = (root || document).querySelectorAll(
+      'img[data-mediahub-thumbnail="pending"], img[src*="/t/"][src*="pending=1"]:not([data-mediahub-thumbnail])'
+    );
     Array.prototype.forEach.call(images, function (img) {
       img.setAttribute("data-mediahub-thumbnail", "polling");
       again(img, FIRST, Date.now());
