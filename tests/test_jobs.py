@@ -250,6 +250,19 @@ def test_start_enqueues_on_the_configured_backend(s3, settings):
     assert task_backends["default"].results == []
 
 
+def test_a_job_of_one_chunk_enqueues_one_task(s3, settings):
+    settings.TASKS = DUMMY
+    settings.MEDIAHUB = {"JOB_PARALLEL_TASKS": 4, "JOB_CHUNK_SIZE": 2}
+    from mediahub.jobs.compat import task_backends
+
+    jobs.start("delete", storage="public", params={"names": ["a.txt", "b.txt"]})
+    assert len(task_backends["default"].results) == 1
+    jobs.start("delete", storage="public", params={"names": ["a.txt", "b.txt", "c.txt"]})
+    assert len(task_backends["default"].results) == 3  # two chunks: two tasks
+    jobs.start("audit", storage="public", params={})
+    assert len(task_backends["default"].results) == 4
+
+
 # -- failures mid-chunk ------------------------------------------------------------------
 def test_copy_503s_fail_those_items_keep_the_originals_and_retry_finishes(s3, fail_s3):
     bodies = fill(s3, s3.public_bucket, "src/", 10, marker=False)

@@ -93,7 +93,12 @@ def start(kind: str, *, storage: str, params: dict, user: Any = None) -> Job:
         if "prefix" not in cleaned and "names" in cleaned
         else None,
     )
-    for _runner in range(max(1, app_settings.JOB_PARALLEL_TASKS)):
+    tasks = max(1, app_settings.JOB_PARALLEL_TASKS)
+    if kind == "audit" or ("prefix" not in cleaned and job.total_objects is not None):
+        # One chunk or one step: a second task would only find the job done.
+        chunks = -(-(job.total_objects or 1) // max(1, app_settings.JOB_CHUNK_SIZE))
+        tasks = min(tasks, chunks)
+    for _runner in range(tasks):
         enqueue(job.pk)
         job.refresh_from_db()
         if job.finished_state:  # an immediate backend ran it all
