@@ -178,6 +178,10 @@ def test_signed_link_presets_expiry_and_copy(library, live_server, browser, sett
         page.goto(
             live_server.url + "/admin/mediahub/medialibrary/private/details/?name=contracts/nda.pdf"
         )
+        # Only for user: suggestions come from the autocomplete endpoint as you type.
+        page.fill("#id_username", "edi")
+        page.wait_for_selector("#mediahub-users option[value='editor']", state="attached")
+        page.fill("#id_username", "")
         page.get_by_label("7 days").check()
         expiry = page.inner_text(".mediahub-expiry")
         assert expiry.startswith("Valid until")
