@@ -18,6 +18,7 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from botocore.exceptions import NoCredentialsError, ParamValidationError
 from django.core.files.base import ContentFile
 
+from mediahub.names import is_valid_name
 from mediahub.storage import get_storage, presign
 from mediahub.storage.presign import Presigner
 
@@ -286,3 +287,22 @@ def test_upload_part_urls_sign_the_part_length(s3):
         {"UploadId": "u-1", "PartNumber": 2, "ContentLength": 5 * 1024**2},
         60,
     )
+
+
+@pytest.mark.django_db
+def test_public_urls_are_django_storages_own_byte_for_byte(s3):
+    from storages.backends.s3 import S3Storage
+
+    rng = random.Random(3)
+    storage = get_storage("public")
+    for _ in range(300):
+        name = "/".join(
+            "".join(rng.choice("abcXYZ09 -_.~!$&'()*+,;=:@%?#[]éü日本😀") for _ in range(6)).strip()
+            or "x"
+            for _ in range(rng.randint(1, 3))
+        )
+        if not is_valid_name(name):
+            continue
+        assert storage.url(name) == S3Storage.url(storage, name), name
+    name = storage.save("pub/ü ber.txt", ContentFile(b"public bytes"))
+    assert requests.get(storage.url(name), timeout=10).content == b"public bytes"

@@ -229,7 +229,7 @@ class Presigner:
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
-        self._templates: dict[str, Template | None] = {}
+        self._templates: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def template(self, client: Any, operation: str) -> Template | None:
@@ -244,6 +244,27 @@ class Presigner:
         with self._lock:
             self._templates[operation] = found
         return found
+
+    def unsigned_url(self, client: Any, key: str) -> str:
+        """The plain (unsigned) GetObject URL of ``key`` through an unsigned ``client``:
+        botocore's, byte for byte (the public storage's ``url()``)."""
+        try:
+            shape = self._templates["unsigned"]
+        except KeyError:
+            probe = client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": PROBE_KEY}, ExpiresIn=60
+            )
+            index = probe.rfind(PROBE_KEY)
+            plain = "?" not in probe and index >= 0
+            shape = (probe[:index], probe[index + len(PROBE_KEY) :]) if plain else None
+            with self._lock:
+                self._templates["unsigned"] = shape  # type: ignore[assignment]
+        if shape is None:
+            return client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=3600
+            )
+        before, after = shape  # type: ignore[misc]
+        return before + _encode_path(key) + after
 
     def url(
         self,

@@ -161,9 +161,13 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         validate_name(name)
         if expire is not None:
             check_expiry(expire)
-        if self.querystring_auth and not self.custom_domain and http_method in (None, "GET"):
+        if not self.custom_domain and http_method in (None, "GET"):
             # The same URL django-storages would give, from mediahub's fast presigner.
-            return self.presigned_url(name, expires_in=expire, params=parameters)
+            if self.querystring_auth:
+                return self.presigned_url(name, expires_in=expire, params=parameters)
+            if not parameters:
+                client = self.unsigned_connection.meta.client
+                return self.presigner.unsigned_url(client, self._key(name))
         return super().url(name, parameters=parameters, expire=expire, http_method=http_method)
 
     def delete(self, name):
