@@ -104,6 +104,7 @@ def botocore_url(c, operation: str, bucket: str, key: str, params: dict, expires
     )
 
 
+@pytest.mark.slow
 def test_ten_thousand_random_requests_are_byte_identical_to_botocore():
     rng = random.Random(20241129)
     clients = {name: make() for name, make in CLIENTS.items()}
