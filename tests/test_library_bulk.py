@@ -540,3 +540,18 @@ def test_select_all_moved_into_an_existing_folder_goes_by_names(client, editor, 
         "in/sub/b.txt",
     ]
     assert s3.keys(s3.public_bucket) == ["out/a.txt", "out/old.txt", "out/sub/b.txt"]
+
+
+@needs_jobs
+def test_everything_at_the_top_level_leaves_the_thumbnail_folder_alone(
+    client, editor, s3, settings
+):
+    settings.MEDIAHUB = {"BULK_INLINE_LIMIT": 1, "JOB_THREADS": 1}
+    put(s3, s3.private_bucket, "thumbnails/a.jpg.80x80_q85.jpg")
+    put(s3, s3.private_bucket, "a.jpg")
+    put(s3, s3.private_bucket, "docs/b.pdf")
+    data = {"action": "delete", "path": "", "select_across": "1"}
+    page = client.post(url("bulk", "private"), data).content.decode()
+    assert "Delete 2 files?" in page and "thumbnails/" not in page
+    client.post(url("bulk", "private"), {**data, "confirm": "1"})
+    assert s3.keys(s3.private_bucket) == ["thumbnails/a.jpg.80x80_q85.jpg"]

@@ -163,10 +163,11 @@ def count(selection: Selection, *, limit: int | None = None, keep: int = SHOWN) 
 
     target = get_storage(selection.storage)
     if selection.across:
+        hidden = browsing.thumbnail_folder(selection.storage)  # never offered for actions
         for entry in operations._walk(target, selection.path):
             if entry is None or not entry.path.startswith(selection.scope):
                 continue
-            if selection.is_excluded(entry.path) or _is_hidden_thumbnail(selection, entry.path):
+            if selection.is_excluded(entry.path) or (hidden and entry.path.startswith(hidden)):
                 continue
             if not add(entry.path, entry.size or 0):
                 break
@@ -179,11 +180,6 @@ def count(selection: Selection, *, limit: int | None = None, keep: int = SHOWN) 
         if not add(name, 0):
             break
     return result
-
-
-def _is_hidden_thumbnail(selection: Selection, name: str) -> bool:
-    hidden = browsing.thumbnail_folder(selection.storage)
-    return bool(hidden and name.startswith(hidden))
 
 
 def expand_files(selection: Selection, limit: int) -> list[str]:
