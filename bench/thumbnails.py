@@ -9,8 +9,10 @@ fresh buckets holding the bench's 1024x768 JPEGs), timed from inside once it is 
 (start-up excluded on both sides), making the ``admin`` alias (80x80, smart crop):
 
 * **today's code**: ``mediahub/thumbnails/`` as of commit ``BASELINE`` (``git show`` into a
-  temporary package), ``pregenerate(..., jobs=1)`` in one process;
-* **mediahub now**: the same call of the current code in one process;
+  temporary package), ``pregenerate(..., jobs=1)`` in one process, what its
+  ``mediahub_thumbnails --jobs 1`` ran (one render thread beside the recording one);
+* **mediahub now**: what ``mediahub_thumbnails --jobs 1`` runs now, in one process (two
+  threads: one source's S3 requests overlap another's decode, decodes capped at one);
 * **2 processes**: the current code in two worker processes started together (a
   barrier), each making half of the thumbnails, as two job workers would.
 
@@ -87,7 +89,13 @@ def worker(args: argparse.Namespace) -> None:
         while not os.path.exists(args.go):
             time.sleep(0.005)
     cpu, start = time.process_time(), time.time()
-    report = pregenerate_module.pregenerate(target, entries, [ALIAS], jobs=1)
+    # What `mediahub_thumbnails --jobs 1` runs in each version.
+    if args.impl == "baseline":
+        report = pregenerate_module.pregenerate(target, entries, [ALIAS], jobs=1)
+    else:
+        from mediahub.management.commands.mediahub_thumbnails import IO_THREADS
+
+        report = pregenerate_module.pregenerate(target, entries, [ALIAS], jobs=IO_THREADS)
     end, cpu = time.time(), time.process_time() - cpu
     with open("/proc/self/status") as status:
         peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))

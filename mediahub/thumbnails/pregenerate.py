@@ -129,7 +129,8 @@ def pregenerate(
     """Make the missing or stale thumbnails of ``entries`` for ``aliases``.
 
     ``jobs`` threads (S3 requests in parallel within this process) or, when
-    ``processes`` > 1, that many worker processes (image work on several cores).
+    ``processes`` > 1, that many worker processes (image work on several cores), each
+    rendering one source at a time.
     """
     options = options_for(aliases)
     report = Report(sources=len(entries))

@@ -12,6 +12,10 @@ from mediahub.storage import UnknownStorage
 from mediahub.thumbnails.pregenerate import Report, pregenerate, walk
 from mediahub.thumbnails.storages import resolve_target
 
+#: Threads per process: one source's S3 requests overlap another's decode (decodes stay
+#: capped by MEDIAHUB["THUMBNAIL_MAX_DECODES"]).
+IO_THREADS = 2
+
 
 class Command(BaseCommand):
     help = (
@@ -111,6 +115,7 @@ class Command(BaseCommand):
                 entries,
                 aliases,
                 processes=options["jobs"],
+                jobs=IO_THREADS,
                 force=options["force"],
                 dry_run=options["dry_run"],
                 progress=lambda done, total: progress.advance(),
