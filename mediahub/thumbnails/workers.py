@@ -22,10 +22,21 @@ PASSED_SETTINGS = ("STORAGES", "MEDIAHUB")
 
 
 def _settings_to_pass() -> dict[str, Any]:
+    """The parent's values of those settings (a value that cannot be pickled stays behind)."""
+    import pickle
+
     from django.conf import settings
 
     names = [name for name in dir(settings) if name.startswith("THUMBNAIL_")]
-    return {name: getattr(settings, name) for name in (*PASSED_SETTINGS, *names)}
+    values = {}
+    for name in (*PASSED_SETTINGS, *names):
+        value = getattr(settings, name, None)
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: S112 - the worker reads it from its settings module then
+            continue
+        values[name] = value
+    return values
 
 
 def _start(module: str | None, values: dict[str, Any]) -> None:
