@@ -179,3 +179,15 @@ def test_file_window_reads_its_range_only(tmp_path):
         window.seek(-5, os.SEEK_END)
         assert len(window.read(100)) == 5
     assert multipart.real_file(ContentFile(b"x")) is None
+
+
+def test_parts_carry_the_uploads_checksum_as_s3transfer_does(s3):
+    """Created with CRC32 (as boto3's upload_file): the server combines the parts' checksums
+    instead of computing a full-object checksum at completion (moto: seconds per GiB)."""
+    storage = storage_for(s3, PartWatch(), parallel_parts=2)
+    payload = os.urandom(2 * PART + 7)
+    name = storage.save("sum.bin", ContentFile(payload))
+    head = s3.client().head_object(Bucket=s3.private_bucket, Key=name, ChecksumMode="ENABLED")
+    if s3.endpoint.kind == "moto":
+        assert "ChecksumCRC32" in head and "ChecksumCRC64NVME" not in head
+    assert storage.open(name).read() == payload

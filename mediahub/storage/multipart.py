@@ -48,20 +48,44 @@ def upload_parts(
     bodies: Iterable[tuple[int, Any]],
     *,
     concurrency: int,
+    checksum_algorithm: str | None = None,
 ) -> list[dict[str, Any]]:
     """Send ``(part number, body)`` pairs as parts; returns the part list for completion.
 
-    ``bodies``: :func:`chunks` or :func:`file_windows`. Raises the first failure, after
-    the parts still in flight have stopped.
+    ``bodies``: :func:`chunks` or :func:`file_windows`. With ``checksum_algorithm`` (the
+    one the upload was created with), each part's checksum is kept for the completion,
+    as s3transfer does. Raises the first failure, after the parts still in flight have
+    stopped.
     """
+    extra = {"ChecksumAlgorithm": checksum_algorithm} if checksum_algorithm else {}
+    member = f"Checksum{checksum_algorithm.upper()}" if checksum_algorithm else ""
 
     def send(number: int, body: Any) -> dict[str, Any]:
         answer = client.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **extra
         )
-        return {"ETag": answer["ETag"], "PartNumber": number}
+        part = {"ETag": answer["ETag"], "PartNumber": number}
+        if member and member in answer:
+            part[member] = answer[member]
+        return part
 
     return _run_parts(send, bodies, concurrency)
+
+
+def checksum_algorithm(client: Any, params: dict[str, Any]) -> str | None:
+    """The checksum algorithm of a multipart upload: the storage's, else CRC32 as s3transfer.
+
+    botocore checksums every part by default (``request_checksum_calculation``
+    ``"when_supported"``); an upload created with the same algorithm gets a composite
+    checksum from them, where one created without any makes S3-compatible servers
+    compute a full-object checksum at completion (moto: seconds per GiB).
+    """
+    if params.get("ChecksumAlgorithm"):
+        return params["ChecksumAlgorithm"]
+    config = getattr(client.meta, "config", None)
+    if getattr(config, "request_checksum_calculation", None) == "when_supported":
+        return "CRC32"
+    return None
 
 
 def chunks(first: bytes, read: Callable[[int], bytes], part_size: int) -> Iterator[tuple]:

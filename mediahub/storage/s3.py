@@ -280,6 +280,9 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
             first = None  # read again by its thread, as a window
         else:
             bodies = multipart.chunks(first, data.read, part_size)
+        checksum = multipart.checksum_algorithm(client, params)
+        if checksum:
+            params = {**params, "ChecksumAlgorithm": checksum}
         upload = client.create_multipart_upload(Bucket=self.bucket_name, Key=key, **params)
         upload_id = upload["UploadId"]
         try:
@@ -290,6 +293,7 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 upload_id,
                 bodies,
                 concurrency=self.part_concurrency,
+                checksum_algorithm=checksum,
             )
             # S3 refuses the completion below with 412 if the key appeared meanwhile;
             # some S3-compatible servers (Ceph RGW 16) ignore If-None-Match there, so
