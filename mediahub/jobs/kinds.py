@@ -61,6 +61,7 @@ class Kind:
         from mediahub.library.permissions import check_storage
         from mediahub.names import validate_folder, validate_name
         from mediahub.storage import UnknownStorage, get_storage
+        from mediahub.storage.nesting import check_not_nested_private
 
         if not isinstance(params, dict):
             raise JobError(_("Job parameters must be a dict."))
@@ -104,6 +105,8 @@ class Kind:
                 if not prefix and not self.root_allowed:
                     raise JobError(_("The root folder cannot be moved, deleted or published."))
                 cleaned["prefix"] = prefix
+            # A private storage nested in this one (public at the bucket's root) is not its own.
+            check_not_nested_private(storage, *cleaned.get("names", ()), cleaned.get("prefix", ""))
         except SuspiciousFileOperation as exc:
             raise JobError(_("Refused an unsafe name: %(error)s") % {"error": exc}) from None
         if self.needs_objects and "names" not in cleaned and "prefix" not in cleaned:
@@ -165,6 +168,7 @@ class Move(Kind):
         from mediahub.library.operations import folder_exists
         from mediahub.names import validate_folder
         from mediahub.storage import get_storage
+        from mediahub.storage.nesting import check_not_nested_private
 
         cleaned = super().clean(storage, params)
         target = params.get("target")
@@ -176,6 +180,7 @@ class Move(Kind):
         try:
             validate_folder(target)
             validate_folder(base)
+            check_not_nested_private(storage, target, base)
         except SuspiciousFileOperation as exc:
             raise JobError(_("Refused an unsafe name: %(error)s") % {"error": exc}) from None
         cleaned["target"] = target

@@ -19,6 +19,7 @@ from mediahub.library.permissions import check_storage, require
 from mediahub.library.views import HANDLED, _json_body, _json_error
 from mediahub.names import validate_folder
 from mediahub.storage import get_storage
+from mediahub.storage.nesting import check_not_nested_private, without_nested_private
 
 #: Folders answered per level (one listing page).
 MAX_FOLDERS = 1000
@@ -29,11 +30,14 @@ def subfolders(storage: str, path: str, query: str = "") -> dict:
     validate_folder(path)
     if query:
         browsing.validate_prefix(path, query)
-    page = get_storage(storage).list_folder(path, prefix=query, page_size=MAX_FOLDERS)
+    target = get_storage(storage)
+    check_not_nested_private(target, path)
+    page = target.list_folder(path, prefix=query, page_size=MAX_FOLDERS)
     hidden = browsing.thumbnail_folder(storage)
+    shown = without_nested_private(target, page.folders)  # another storage's folders
     folders = [
         {"name": folder.name, "path": folder.path}
-        for folder in page.folders
+        for folder in shown
         if folder.valid and folder.path != hidden
     ]
     return {"path": path, "folders": folders, "truncated": page.has_next}

@@ -37,6 +37,7 @@ from mediahub.library.policy import (
 from mediahub.names import join, validate_folder, validate_name
 from mediahub.storage import get_storage
 from mediahub.storage.listing import FileEntry
+from mediahub.storage.nesting import check_not_nested_private, without_nested_private
 from mediahub.storage.s3 import MediaS3Storage, _is_precondition_failed
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def create_folder(storage: str, path: str, name: str) -> str:
     folder = join(path, name) + "/"
     validate_folder(folder)
     target = get_storage(storage)
+    check_not_nested_private(target, folder)
     if isinstance(target, MediaS3Storage):
         if folder_exists(target, folder):
             raise LibraryError(_("A folder named %(name)s exists already.") % {"name": name})
@@ -131,6 +133,7 @@ def folder_contents(storage: str, path: str, *, limit: int | None = None) -> Fol
         raise LibraryError(_("The root folder cannot be moved or deleted."))
     limit = app_settings.FOLDER_OPERATION_LIMIT if limit is None else limit
     target = get_storage(storage)
+    check_not_nested_private(target, path)
     contents = FolderContents(path=path)
     for entry in _walk(target, path):
         if entry is None:
@@ -147,7 +150,13 @@ def folder_contents(storage: str, path: str, *, limit: int | None = None) -> Fol
 
 
 def _walk(storage: Storage, path: str) -> Iterator[FileEntry | None]:
-    """Every object under ``path``; ``None`` stands for the folder's marker object."""
+    """Every object under ``path``; ``None`` stands for the folder's marker object.
+
+    Objects of a private storage nested in ``storage`` are left out."""
+    yield from without_nested_private(storage, _walk_all(storage, path))
+
+
+def _walk_all(storage: Storage, path: str) -> Iterator[FileEntry | None]:
     if isinstance(storage, MediaS3Storage):
         folder_key = storage._folder_key(path)
         paginator = _client(storage).get_paginator("list_objects_v2")
@@ -228,6 +237,7 @@ def delete_file(storage: str, name: str, warn: Warn | None = None) -> None:
     """Delete one file and its thumbnails; ``FileNotFoundError`` when it does not exist."""
     validate_name(name)
     target = get_storage(storage)
+    check_not_nested_private(target, name)
     target.stat(name)  # a clear "missing" message rather than a silent no-op
     target.delete(name)
     drop_thumbnails(storage, name, warn)
@@ -454,6 +464,7 @@ def move_file(storage: str, name: str, new_name: str, warn: Warn | None = None) 
     if name == new_name:
         raise LibraryError(_("The new name is the same as the old one."))
     target = get_storage(storage)
+    check_not_nested_private(target, name, new_name)
     source = target.stat(name)
     if _exists(target, new_name):
         raise LibraryError(
@@ -479,6 +490,7 @@ def move_folder(storage: str, path: str, new_path: str, warn: Warn | None = None
         raise LibraryError(_("Choose a different folder name."))
     if new_path.startswith(path):
         raise LibraryError(_("A folder cannot be moved into itself."))
+    check_not_nested_private(storage, new_path)
     contents = folder_contents(storage, path)
     if contents.truncated:
         raise LibraryError(
@@ -539,6 +551,7 @@ def change_visibility(storage: str, name: str, warn: Warn | None = None) -> str:
     destination = other_storage(storage)
     source_storage = get_storage(storage)
     target_storage = get_storage(destination)
+    check_not_nested_private(source_storage, name)
     source = source_storage.stat(name)
     params = _publish_params(source_storage, name, destination)
     if _exists(target_storage, name):
@@ -621,7 +634,10 @@ def list_chunk(
             )
             items.append(item_of(listed))
         more = answer.get("IsTruncated") and items
-        return items, (items[-1]["name"] if more else None)
+        after_items = items[-1]["name"] if more else None
+        # A private storage nested in this one is not this job's to touch.
+        items = list(without_nested_private(target, items, path=lambda item: item["name"]))
+        return items, after_items
     # Local folders (development): walk everything, keep one slice.
     names = sorted(
         (entry for entry in _walk(target, prefix) if entry is not None), key=lambda e: e.path

@@ -20,6 +20,7 @@ from mediahub.library.errors import LibraryError
 from mediahub.names import join
 from mediahub.storage import content, get_storage
 from mediahub.storage.content import ACTIVE_EXTENSIONS, ACTIVE_TYPES  # noqa: F401 - re-exported
+from mediahub.storage.nesting import check_not_nested_private
 from mediahub.storage.s3 import MediaS3Storage
 
 #: Longest file name accepted from a form (one path segment, in characters).
@@ -73,6 +74,7 @@ def check_upload(
     if not isinstance(filename, str) or not filename or len(filename) > MAX_SEGMENT_CHARS:
         raise LibraryError(_("File names must be 1 to 255 characters long."))
     name = join(path, filename)
+    check_not_nested_private(storage, name)  # the private storage's prefix, seen from public
     if not isinstance(size, int) or size < 0:
         raise LibraryError(_("The file size is missing or invalid."))
     if size > app_settings.UPLOAD_MAX_SIZE:

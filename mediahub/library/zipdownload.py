@@ -22,6 +22,7 @@ from mediahub.conf import app_settings
 from mediahub.library.errors import LibraryError
 from mediahub.names import validate_name
 from mediahub.storage import get_storage
+from mediahub.storage.nesting import check_not_nested_private
 from mediahub.storage.s3 import MediaS3Storage
 
 #: Bytes read from storage (and handed to the response) at a time.
@@ -66,6 +67,7 @@ def members_for(storage: str, names: Iterable[str], base: str) -> list[ZipMember
     members = []
     for name in names:
         validate_name(name)
+        check_not_nested_private(target, name)
         entry = target.stat(name)
         arcname = name[len(base) :] if base and name.startswith(base) else posixpath.basename(name)
         members.append(ZipMember(name=name, arcname=arcname, size=entry.size))

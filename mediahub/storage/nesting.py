@@ -41,3 +41,37 @@ def is_nested_private(storage: Storage, name: str) -> bool:
         return False
     folder = name if name.endswith("/") else name + "/"
     return any(name.startswith(prefix) or folder == prefix for prefix in prefixes)
+
+
+def check_not_nested_private(storage: Storage | str, *names: str) -> None:
+    """Refuse names of ``storage`` (an instance or alias) that lie in a nested private storage.
+
+    Every library and job path that takes a name or folder from a user calls it, so a
+    user who may browse public files only cannot read, list, move, publish or write
+    private objects by naming them through the public storage. Raises
+    :class:`~django.core.exceptions.SuspiciousFileOperation` (handled like an unsafe name).
+    """
+    from django.core.exceptions import SuspiciousFileOperation
+
+    if isinstance(storage, str):
+        from mediahub.storage import get_storage
+
+        storage = get_storage(storage)
+    prefixes = nested_private_prefixes(storage) if names else ()
+    for name in names if prefixes else ():
+        folder = name if name.endswith("/") else name + "/"
+        if name and (name.startswith(prefixes) or folder in prefixes):
+            raise SuspiciousFileOperation(
+                f"{name!r} belongs to the private storage: use Private files for it."
+            )
+
+
+def without_nested_private(storage: Storage, entries, path=lambda entry: entry.path):
+    """``entries`` (an iterable) minus those whose ``path(entry)`` is in a nested private storage."""
+    prefixes = nested_private_prefixes(storage)
+    if not prefixes:
+        yield from entries
+        return
+    for entry in entries:
+        if entry is None or not path(entry).startswith(prefixes):
+            yield entry
