@@ -359,7 +359,11 @@ def write_results(name: str, markdown: str, *, command: str | None = None) -> Pa
     ``markdown`` (tables and notes, verbatim). Also printed. Returns the path."""
     command = command or shlex.join([".venv/bin/python", *_script_argv()])
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-    header = f"_Measured {today} on {machine()}: `{command}`_"
+    try:
+        load = f", load average {os.getloadavg()[0]:.1f} at the end"  # a shared machine's noise
+    except OSError:
+        load = ""
+    header = f"_Measured {today} on {machine()}{load}: `{command}`_"
     text = header + "\n\n" + markdown.strip() + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
