@@ -74,7 +74,7 @@ from mediahub.conf import app_settings
 from mediahub.http import content_disposition, safe_filename
 from mediahub.names import validate_name
 from mediahub.storage import UnknownStorage, get_storage, resolve_alias
-from mediahub.storage.content import safe_inline
+from mediahub.storage.content import content_type_for, safe_inline
 from mediahub.storage.s3 import check_expiry as check_presign_expiry
 
 logger = logging.getLogger(__name__)
@@ -920,6 +920,10 @@ def presigned_download_url(
             filename or posixpath.basename(name), inline=inline
         )
     }
+    if inline and not content_type:
+        # Inline: the type of the name the link is for, not the stored one (an object
+        # stored as text/html under "report.pdf" must not render as a page).
+        content_type = content_type_for(filename or name)
     if content_type:
         params["ResponseContentType"] = content_type
     if version_id:
