@@ -688,13 +688,20 @@ class Redemption:
         """A fresh presigned URL of the object (lifetime ``MEDIAHUB["PRESIGN_EXPIRY"]``).
 
         ``method="HEAD"`` signs a HeadObject URL: SigV4 signs the HTTP method, so a
-        client that follows a HEAD redirect needs one.
+        client that follows a HEAD redirect needs one. An inline download is served
+        with the type of its name (``response-content-type``), whatever type the
+        object was stored with by a path outside mediahub.
         """
+        inline = self.inline
+        if inline and content_type is None:
+            from mediahub.storage.content import content_type_for
+
+            content_type = content_type_for(self.link.name)
         return presigned_download_url(
             self.storage,
             self.link.name,
             filename=self.link.download_name,
-            inline=self.inline,
+            inline=inline,
             content_type=content_type,
             method=method,
             version_id=self.link.version_id,

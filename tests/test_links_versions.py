@@ -256,3 +256,19 @@ def test_an_unknown_object_cache_alias_is_a_clear_configuration_error(s3):
     name = put("docs/report.pdf")
     with pytest.raises(ImproperlyConfigured, match="OBJECT_CACHE"):
         links.redeem(links.token_from(links.sign(name)))
+
+
+def test_inline_is_served_with_the_type_of_the_name_not_the_stored_one(s3, client):
+    # Stored as text/html behind mediahub's back, opened inline as a .txt: plain text.
+    storage = get_storage("private")
+    storage.connection.meta.client.put_object(
+        Bucket=storage.bucket_name,
+        Key=storage._key("notes/a.txt"),
+        Body=b"<script>alert(1)</script>",
+        ContentType="text/html",
+    )
+    location = client.get(links.sign("notes/a.txt", inline=True))["Location"]
+    assert parse_qs(urlsplit(location).query)["response-content-type"] == ["text/plain"]
+    served = requests.get(location, timeout=10)
+    assert served.headers["Content-Type"].startswith("text/plain")
+    assert served.headers["Content-Disposition"].startswith("inline;")
