@@ -247,9 +247,7 @@ def test_model_form_post_of_notes_txt_declared_as_html(client, s3, settings):
 
 # -- django-filer ------------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_filer_admin_upload_of_active_content_is_not_served_as_a_page(
-    client, s3, monkeypatch
-):
+def test_filer_admin_upload_of_active_content_is_not_served_as_a_page(client, s3, monkeypatch):
     from filer import settings as filer_settings
     from filer.models import File, Folder
 
