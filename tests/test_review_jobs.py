@@ -60,3 +60,46 @@ def test_a_private_job_stays_visible_to_who_may_browse_private_files(
     assert page.status_code == 200 and b"ceo-salary" in page.content
     progress = client.get(reverse("admin:mediahub_job_progress"), {"ids": str(private_job.pk)})
     assert list(json.loads(progress.content)["jobs"]) == [str(private_job.pk)]
+
+
+def test_a_move_job_of_names_onto_themselves_loses_nothing(s3):
+    from django.core.files.base import ContentFile
+
+    from mediahub.storage import get_storage
+
+    public = get_storage("public")
+    public.save("a/x.txt", ContentFile(b"only copy"))
+    public.save("a/b/y.txt", ContentFile(b"another"))
+    try:
+        job = jobs.start("move", storage="public", params={"names": ["a/x.txt"], "target": "a/"})
+    except jobs.JobError:
+        job = None
+    if job is not None:
+        job.refresh_from_db()
+        assert job.error_count == 1
+    with public.open("a/x.txt") as handle:
+        assert handle.read() == b"only copy"
+    try:
+        jobs.start(
+            "move",
+            storage="public",
+            params={"names": ["a/b/y.txt"], "target": "a/b/", "base": "a/b/"},
+        )
+    except jobs.JobError:
+        pass
+    with public.open("a/b/y.txt") as handle:
+        assert handle.read() == b"another"
+
+
+def test_the_move_operation_never_deletes_an_object_moved_onto_itself(s3):
+    from django.core.files.base import ContentFile
+
+    from mediahub.library.operations import move_objects
+    from mediahub.storage import get_storage
+
+    public = get_storage("public")
+    public.save("a/x.txt", ContentFile(b"only copy"))
+    [outcome] = move_objects("public", [{"name": "a/x.txt"}], base="", target="a/")
+    assert outcome.error
+    with public.open("a/x.txt") as handle:
+        assert handle.read() == b"only copy"

@@ -186,6 +186,14 @@ class Move(Kind):
         cleaned["target"] = target
         if base:
             cleaned["base"] = base
+        from mediahub.library.operations import moved_name
+
+        for name in cleaned.get("names", ()):
+            if moved_name(name, base=base, target=target) == name:
+                raise JobError(
+                    _("%(name)s is in the target folder already; choose another folder.")
+                    % {"name": name}
+                )
         prefix = cleaned.get("prefix")
         if prefix is not None:
             if target == prefix:

@@ -754,6 +754,8 @@ def _move_one_s3(
     try:
         if item.get("raw"):
             raise LibraryError(_("mediahub refuses this name; rename it first."))
+        if new_name == name:  # its own "copy" would pass as done and the original be deleted
+            raise LibraryError(_("%(name)s is in the target folder already.") % {"name": name})
         if item.get("marker"):
             key = storage._folder_key(new_name)
             retry.call(client.put_object, Bucket=storage.bucket_name, Key=key, Body=b"")
