@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_library_browser import click_and_load, library, login, shot
+from tests.test_library_browser_ui import settle
 
 __all__ = ["library"]
 
@@ -55,7 +56,8 @@ def assert_accessible(page, name: str) -> None:
 def page(library, live_server, browser_page, settings):
     settings.MEDIAHUB = {**settings.MEDIAHUB, "UPLOAD_MAX_SIZE": 1000}
     login(browser_page, live_server)
-    return browser_page
+    yield browser_page
+    settle(browser_page)
 
 
 def library_url(live_server, storage: str, rest: str = "") -> str:

@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from tests.test_library_browser import click_and_load, file_names, library, login, shot
+from tests.test_library_browser import (
+    click_and_load,
+    file_names,
+    library,
+    login,
+    shot,
+    wait_for_thumbnails,
+)
 
 __all__ = ["library"]  # the fixture, imported for this module's tests
 
@@ -19,7 +26,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def editor_page(library, live_server, browser_page, settings):
     settings.MEDIAHUB = {**settings.MEDIAHUB, "JOB_THREADS": 1, "BULK_INLINE_LIMIT": 3}
     login(browser_page, live_server)
-    return browser_page
+    yield browser_page
+    settle(browser_page)
+
+
+def settle(page) -> None:
+    """Let the live server finish the page's thumbnail requests (they write to the database)
+    before the test database is flushed."""
+    try:
+        wait_for_thumbnails(page)
+    except Exception:  # noqa: S110 - a closed or navigated page has nothing left to wait for
+        pass
 
 
 def browse(page, live_server, storage: str = "public", query: str = "") -> None:
@@ -244,7 +261,8 @@ def test_keyboard_only_upload_move_and_sign(editor_page, live_server, library):
     # Sign: open the row's menu with the keyboard, then the details page's form.
     browse(page, live_server, "private", "?path=contracts%2F")
     tab_to(page, "summary[aria-label='Actions for memo.txt']")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # opens the menu, its first item takes the focus
+    page.wait_for_function("document.activeElement.closest('.mediahub-menu-items') !== null")
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Signed link"
     with page.expect_navigation():

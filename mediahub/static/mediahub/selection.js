@@ -132,7 +132,12 @@
         if (event.key === "ArrowDown") {
           event.preventDefault();
           menu.dataset.keyboard = "1";
-          menu.open = true;
+          if (menu.open) {
+            var first = menu.querySelector(".mediahub-menu-items a, .mediahub-menu-items button");
+            if (first) { first.focus(); }
+          } else {
+            menu.open = true;
+          }
         }
       });
       menu.addEventListener("keydown", function (event) {
