@@ -555,3 +555,18 @@ def test_everything_at_the_top_level_leaves_the_thumbnail_folder_alone(
     assert "Delete 2 files?" in page and "thumbnails/" not in page
     client.post(url("bulk", "private"), {**data, "confirm": "1"})
     assert s3.keys(s3.private_bucket) == ["thumbnails/a.jpg.80x80_q85.jpg"]
+
+
+def test_zip_of_private_files_is_in_the_download_log(client, editor, s3):
+    from mediahub.models import DownloadLog
+
+    put(s3, s3.private_bucket, "p/a.pdf", b"a")
+    put(s3, s3.private_bucket, "p/b.pdf", b"b")
+    response = client.post(
+        url("bulk", "private"),
+        {"action": "zip", "confirm": "1", "path": "p/", "selected": ["p/a.pdf", "p/b.pdf"]},
+    )
+    assert response.streaming
+    b"".join(response.streaming_content)
+    logged = DownloadLog.objects.order_by("name").values_list("name", "outcome", "user")
+    assert list(logged) == [("p/a.pdf", "streamed", editor.pk), ("p/b.pdf", "streamed", editor.pk)]

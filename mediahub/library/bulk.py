@@ -519,6 +519,14 @@ class BulkViews:
         else:
             members = zipdownload.members_for(location.storage, selection.files, location.path)
         zipdownload.check_caps(members)
+        if location.storage == "private":
+            # Private files leave through this ZIP as through a signed link: log each one.
+            from mediahub.audit import record_download
+            from mediahub.storage import resolve_alias
+
+            alias = resolve_alias("private")
+            for member in members:
+                record_download(request, storage=alias, name=member.name, outcome="streamed")
         folder = posixpath.basename(location.path.rstrip("/")) or location.storage
         response = StreamingHttpResponse(
             zipdownload.stream_zip(location.storage, members), content_type="application/zip"
