@@ -205,7 +205,12 @@ def summarize(results: dict[str, list[dict]], baseline: str) -> tuple[list[list]
     best = {name: max(r["rps"] for r in runs) for name, runs in results.items()}
     p50 = {name: min(r["p50"] for r in runs) for name, runs in results.items()}
     rows = []
+    base = results[baseline]
     for name, runs in results.items():
+        # Paired per round (the sides of a round ran back to back): robust to drift
+        # in the machine's load, which best-of alone is not on a shared machine.
+        rps_ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, base, strict=True))
+        p50_ratio = statistics.median(r["p50"] / b["p50"] for r, b in zip(runs, base, strict=True))
         rows.append([
             name,
             f"{best[name]:,.0f}",
@@ -213,7 +218,9 @@ def summarize(results: dict[str, list[dict]], baseline: str) -> tuple[list[list]
             f"{p50[name] * 1e3:.2f} ms",
             f"{statistics.median(r['p50'] for r in runs) * 1e3:.2f} ms",
             f"{best[name] / best[baseline]:.2f}",
+            f"{rps_ratio:.2f}",
             f"{p50[name] / p50[baseline]:.2f}",
+            f"{p50_ratio:.2f}",
         ])
     return rows, {"best": best, "p50": p50}
 
@@ -283,7 +290,8 @@ def main() -> None:
         "PostgreSQL" if args.database_url else "the example project's SQLite file (WAL)"
     )
     headers = ["side", "best req/s", "median req/s", "best p50", "median p50",
-               "req/s / bare", "p50 / bare"]
+               "req/s / bare (best)", "req/s / bare (median of rounds)",
+               "p50 / bare (best)", "p50 / bare (median of rounds)"]
     parts = [
         "## Redeeming a signed link (gunicorn, real HTTP)\n",
         f"gunicorn `--workers {args.concurrency}` (sync), load from a separate process with "
