@@ -162,6 +162,23 @@ def test_publish_revokes_the_links_of_private_objects(s3, settings):
     assert links.current_generation("doc.pdf", storage="private") > before
 
 
+def test_a_private_move_ends_the_links_of_both_names_a_public_one_records_nothing(s3):
+    from mediahub import links
+    from mediahub.models import LinkState
+
+    s3.client().put_object(Bucket=s3.private_bucket, Key="a/doc.pdf", Body=b"%PDF")
+    s3.client().put_object(Bucket=s3.public_bucket, Key="a/pic.txt", Body=b"x")
+    job = jobs.start("move", storage="private", params={"prefix": "a/", "target": "b/"})
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    assert links.current_generation("a/doc.pdf", storage="private") > 0
+    assert links.current_generation("b/doc.pdf", storage="private") > 0
+    rows = LinkState.objects.count()
+    job = jobs.start("move", storage="public", params={"prefix": "a/", "target": "b/"})
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED and LinkState.objects.count() == rows
+
+
 def test_audit_job_records_the_report(s3):
     job = jobs.start("audit", storage="private", params={"fix": False})
     job.refresh_from_db()

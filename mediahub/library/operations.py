@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -690,9 +691,10 @@ def _pool_map(function: Callable[[Any], Any], items: list, threads: int) -> list
         return list(pool.map(run, items))
 
 
-def _head(storage: MediaS3Storage, key: str) -> dict | None:
+def _head(storage: MediaS3Storage, key: str, client: Any = None) -> dict | None:
     try:
-        return retry.call(_client(storage).head_object, Bucket=storage.bucket_name, Key=key)
+        client = client or _client(storage)
+        return retry.call(client.head_object, Bucket=storage.bucket_name, Key=key)
     except ClientError as error:
         if retry.error_status(error) == 404:
             return None
@@ -713,7 +715,23 @@ def _same_object(size: int | None, etag: str | None, head: dict) -> bool:
     return True
 
 
-def _existing_targets(storage: MediaS3Storage, keys: list[str], folder_key: str) -> dict:
+_JOB_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _job_client(storage: MediaS3Storage, threads: int) -> Any:
+    """A client shared by a chunk's threads, kept for the storage's lifetime."""
+    from mediahub.operations.transfer import pool_client
+
+    cached = _JOB_CLIENTS.get(storage)
+    if cached is None or cached[0] < threads:
+        cached = (threads, pool_client(storage, threads))
+        _JOB_CLIENTS[storage] = cached
+    return cached[1]
+
+
+def _existing_targets(
+    storage: MediaS3Storage, keys: list[str], folder_key: str, client: Any
+) -> dict:
     """``{key: head-like dict}`` of the ``keys`` (sorted, under ``folder_key``) that exist.
 
     One listing of the key range instead of a HEAD per key: a folder move maps
@@ -728,7 +746,7 @@ def _existing_targets(storage: MediaS3Storage, keys: list[str], folder_key: str)
         "MaxKeys": 1000,
     }
     while True:
-        answer = retry.call(_client(storage).list_objects_v2, **request)
+        answer = retry.call(client.list_objects_v2, **request)
         contents = answer.get("Contents", ())
         for entry in contents:
             if entry["Key"] in wanted:
@@ -742,7 +760,7 @@ _UNKNOWN = object()
 
 
 def _move_one_s3(
-    storage: MediaS3Storage, item: dict, new_name: str, existing: Any = _UNKNOWN
+    storage: MediaS3Storage, client: Any, item: dict, new_name: str, existing: Any = _UNKNOWN
 ) -> tuple[Outcome, str | None]:
     """Copy one object to ``new_name`` and verify: ``(outcome, source key to delete)``.
 
@@ -750,7 +768,6 @@ def _move_one_s3(
     left out, a HEAD request looks.
     """
     name = item["name"]
-    client = _client(storage)
     try:
         if item.get("raw"):
             raise LibraryError(_("mediahub refuses this name; rename it first."))
@@ -763,13 +780,13 @@ def _move_one_s3(
         source_key, target_key = storage._key(name), storage._key(new_name)
         size, etag = item.get("size"), item.get("etag")
         if etag is None:  # named, not listed: look it up
-            head = _head(storage, source_key)
+            head = _head(storage, source_key, client)
             if head is not None:
                 size, etag = head["ContentLength"], _etag(head.get("ETag"))
             else:
                 size = None
         if existing is _UNKNOWN:
-            existing = _head(storage, target_key)
+            existing = _head(storage, target_key, client)
         if existing is not None:
             if size is None:  # gone from the source, there at the target: moved already
                 return Outcome(name, existing["ContentLength"]), None
@@ -797,8 +814,8 @@ def _move_one_s3(
             )
         except ClientError as error:
             if retry.error_status(error) in (404, 412):  # moved (or changed) meanwhile
-                moved = _head(storage, target_key)
-                if moved is not None and _head(storage, source_key) is None:
+                moved = _head(storage, target_key, client)
+                if moved is not None and _head(storage, source_key, client) is None:
                     return Outcome(name, moved["ContentLength"]), None
             raise
         copied = _etag(answer.get("CopyObjectResult", {}).get("ETag"))
@@ -813,14 +830,15 @@ def _move_one_s3(
         return Outcome(name, item.get("size") or 0, _describe(exc)), None
 
 
-def _delete_sources(storage: MediaS3Storage, pending: dict[str, tuple[Outcome, str]]) -> None:
+def _delete_sources(
+    storage: MediaS3Storage, pending: dict[str, tuple[Outcome, str]], client: Any
+) -> None:
     """Delete the originals of verified copies (``{source key: (outcome, new name)}``).
 
     A key S3 refuses to delete keeps its original and loses its copy (one of
     them, never both, never none); the outcome becomes a failure.
     """
     keys = list(pending)
-    client = _client(storage)
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
         try:
@@ -852,13 +870,20 @@ def links_changed(storage: str, names: list[str]) -> None:
     from django.db.models import F
     from django.utils import timezone
 
+    from mediahub.storage import visibility_of
+
     links = optional_module("mediahub.links")
     names = [name for name in names if name and not name.endswith("/")]
     if links is None or not names:
         return
+    instance = get_storage(storage)
+    if visibility_of(instance) != "private":
+        # A link to a public object can only ever serve a public object (a name that
+        # becomes private lives in the private storage, under another alias): nothing
+        # to end, and no row per moved object in the link state table.
+        return
     from mediahub.models import LinkState
 
-    instance = get_storage(storage)
     aliases_of = getattr(links, "aliases_of", None)
     aliases = aliases_of(instance) if aliases_of else [links.resolve_alias(storage)]
     for alias in aliases:
@@ -910,6 +935,9 @@ def move_objects(
             moved_name(item["name"], base=base, target=target) for item in items
         ]
         links_changed(storage, changed)
+        # One client for every thread (django-storages' connection is per thread: a new
+        # one per thread and chunk), with a connection per thread in its pool.
+        client = _job_client(st, threads)
 
         # Items of a folder move (listed, in order): their targets are one key range.
         ranged = [
@@ -924,7 +952,7 @@ def move_objects(
         found: dict = {}
         if ranged:
             keys = [st._key(moved_name(item["name"], base=base, target=target)) for item in ranged]
-            found = _existing_targets(st, sorted(keys), st._folder_key(target))
+            found = _existing_targets(st, sorted(keys), st._folder_key(target), client)
         in_range = {id(item) for item in ranged}
 
         def one(item: dict) -> tuple[Outcome, str | None, str]:
@@ -933,14 +961,14 @@ def move_objects(
             )
             if id(item) in in_range:
                 existing = found.get(st._key(new_name))
-                outcome, source_key = _move_one_s3(st, item, new_name, existing)
+                outcome, source_key = _move_one_s3(st, client, item, new_name, existing)
             else:
-                outcome, source_key = _move_one_s3(st, item, new_name)
+                outcome, source_key = _move_one_s3(st, client, item, new_name)
             return outcome, source_key, new_name
 
         results = _pool_map(one, items, threads)
         pending = {key: (outcome, new) for outcome, key, new in results if key}
-        _delete_sources(st, pending)
+        _delete_sources(st, pending, client)
         outcomes = [outcome for outcome, _key, _new in results]
         links_changed(storage, changed)
     else:
