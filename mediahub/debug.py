@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
@@ -47,9 +48,14 @@ def configured_secrets() -> frozenset[str]:
             value = options.get(option)
             if isinstance(value, str):
                 found.add(value)
-    for name in dir(settings):
-        if name.isupper():
-            found.update(_url_passwords(getattr(settings, name, None)))
+    with warnings.catch_warnings():
+        # Reading every setting reads the deprecated ones too (Django 6.1 warns on each
+        # EMAIL_* read: RemovedInDjango2028Warning); an error report must not fail on it.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        for name in dir(settings):
+            if name.isupper():
+                found.update(_url_passwords(getattr(settings, name, None)))
     for value in os.environ.values():
         found.update(_url_passwords(value))
     return frozenset(secret for secret in found if len(secret) >= MIN_SECRET_LENGTH)
