@@ -20,6 +20,7 @@ pyenv installed (``~/.pyenv/versions/3.1x.y``) when they are not on ``PATH``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -79,5 +80,6 @@ def docs(session: nox.Session) -> None:
 def packaging(session: nox.Session) -> None:
     """sdist and wheel with ``python -m build``, checked by ``twine check``."""
     session.install("build", "twine")
+    shutil.rmtree("dist", ignore_errors=True)
     session.run("python", "-m", "build", "--outdir", "dist", ".")
     session.run("python", "-m", "twine", "check", "--strict", *map(str, Path("dist").glob("*")))
