@@ -208,7 +208,8 @@ def main() -> None:
         "the same bucket, moto server on 127.0.0.1; each side a whole process timed from "
         "outside (mediahub: a client that starts the job and waits for it; its workers run "
         f"before and after), source re-created before each run; best and median of "
-        f"{args.rounds} interleaved runs; S3 requests from the server's log (first run).\n\n"
+        f"{args.rounds} interleaved runs; S3 requests from the server's log (first run; "
+        f"they include the {args.objects:,} PUTs re-creating the source before it).\n\n"
         + results_table(timings)
     )
     write_results("move", text)
