@@ -105,6 +105,7 @@ def test_forwarder_follows_storages_changes(settings):
     assert proxy.target is not first
 
 
+@pytest.mark.django_db  # a delete ends the object's signed links (a database write)
 def test_forwarder_prefixes_names_both_ways():
     proxy = FilerPrivateThumbnailStorage(storage="private", prefix="thumbs/")
 
