@@ -413,9 +413,31 @@ def test_stalled_jobs_are_found_and_recovered(s3, settings):
     from django.utils import timezone
 
     Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(hours=1))
+    assert runner.stalled() == []  # queued: its task may be waiting behind others
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.RUNNING, heartbeat=timezone.now() - timedelta(hours=1)
+    )
     assert runner.stalled() == [job.pk]
     assert jobs.recover() == [job.pk]
     assert runner.stalled() == []  # one recovery, not one per poll
+
+
+def test_starting_a_job_revives_a_stalled_one(s3, settings):
+    settings.TASKS = DUMMY
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mediahub.jobs.compat import task_backends
+
+    stalled = jobs.start("delete", storage="public", params={"prefix": "old/"})
+    Job.objects.filter(pk=stalled.pk).update(
+        state=Job.State.RUNNING, heartbeat=timezone.now() - timedelta(hours=1)
+    )
+    before = len(task_backends["default"].results)
+    jobs.start("delete", storage="public", params={"names": ["x.txt"]})
+    enqueued = [list(r.args) for r in task_backends["default"].results[before:]]
+    assert [stalled.pk] in enqueued
 
 
 # -- cancel --------------------------------------------------------------------------------

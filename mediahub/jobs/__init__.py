@@ -103,6 +103,7 @@ def start(kind: str, *, storage: str, params: dict, user: Any = None) -> Job:
         job.refresh_from_db()
         if job.finished_state:  # an immediate backend ran it all
             break
+    recover()  # a new job also revives those whose workers all stopped
     return job
 
 
@@ -145,8 +146,9 @@ def recover() -> list[int]:
     """Re-enqueue every unfinished job nobody works on (its workers vanished).
 
     Workers recover each other's chunks on their own; this covers the case where
-    every worker of a job stopped. The Jobs admin page calls it while it polls;
-    ``manage.py mediahub_jobs --recover`` too (for a scheduler).
+    every worker of a job stopped (a redeploy that killed them all). Called by
+    :func:`start`, at the end of every job task, and by the Jobs admin page while
+    it polls; a scheduler may call it too.
     """
     from django.utils import timezone
 

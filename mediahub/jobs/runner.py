@@ -345,14 +345,18 @@ def _fail_listing(job_id: int, exc: BaseException) -> None:
 
 
 def stalled(now: float | None = None) -> list[int]:
-    """Ids of unfinished jobs nobody works on: every lease expired, no heartbeat lately."""
+    """Ids of running jobs nobody works on: every lease expired, no heartbeat lately.
+
+    Queued jobs are left alone: their tasks may just be waiting behind others (a
+    re-enqueue per poll would pile up duplicates in a backlog).
+    """
     from mediahub.models import Job
 
     now = _now() if now is None else now
     timeout = app_settings.JOB_LEASE_TIMEOUT
     quiet_since = timezone.now() - timedelta(seconds=timeout * 2)
     ids = []
-    for job in Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).only(
+    for job in Job.objects.filter(state=Job.State.RUNNING).only(
         "id", "leases", "heartbeat", "created"
     ):
         last = job.heartbeat or job.created

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 @task()
 def run_job(job_id: int) -> str:
     """Work on job ``job_id`` for up to ``JOB_TASK_TIME`` seconds, then hand over."""
-    from mediahub.jobs import runner
+    from mediahub.jobs import recover, runner
 
     state = runner.work(job_id)
     if state == "continue":
@@ -29,6 +29,7 @@ def run_job(job_id: int) -> str:
     elif state == "wait":
         # The other chunks are leased: if their worker died, take them over later.
         enqueue(job_id, delay=app_settings.JOB_LEASE_TIMEOUT + 1)
+    recover()  # jobs whose every worker stopped (their tasks died with them)
     return state
 
 
