@@ -28,6 +28,7 @@ and refuses a custom domain without a CloudFront signer.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from botocore.config import Config
@@ -285,8 +286,11 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
             params = {**params, "ChecksumAlgorithm": checksum}
         upload = client.create_multipart_upload(Bucket=self.bucket_name, Key=key, **params)
         upload_id = upload["UploadId"]
-        try:
-            parts = multipart.upload_parts(
+        return self._complete_multipart(
+            client,
+            key,
+            upload_id,
+            lambda: multipart.upload_parts(
                 client,
                 self.bucket_name,
                 key,
@@ -294,18 +298,38 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 bodies,
                 concurrency=self.part_concurrency,
                 checksum_algorithm=checksum,
-            )
+            ),
+            check_absent=True,
+            conditional=lambda: conditional,
+        )
+
+    def _complete_multipart(
+        self,
+        client,
+        key: str,
+        upload_id: str,
+        send_parts: Callable[[], list[dict[str, Any]]],
+        *,
+        check_absent: bool,
+        conditional: Callable[[], bool],
+    ) -> bool:
+        """Send the parts and complete the upload; ``False`` (aborted) if ``key`` appeared.
+
+        Any error aborts the upload and is raised again.
+        """
+        try:
+            parts = send_parts()
             # S3 refuses the completion below with 412 if the key appeared meanwhile;
             # some S3-compatible servers (Ceph RGW 16) ignore If-None-Match there, so
             # look first: that narrows their race to the completion itself.
-            if self._key_exists(client, key):
+            if check_absent and self._key_exists(client, key):
                 raise _KeyExists
             client.complete_multipart_upload(
                 Bucket=self.bucket_name,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
-                **_if_absent(conditional),
+                **_if_absent(conditional()),
             )
             return True
         except _KeyExists:
@@ -484,8 +508,11 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
         upload_id = client.create_multipart_upload(Bucket=self.bucket_name, Key=key, **params)[
             "UploadId"
         ]
-        try:
-            parts = multipart.copy_parts(
+        return self._complete_multipart(
+            client,
+            key,
+            upload_id,
+            lambda: multipart.copy_parts(
                 client,
                 self.bucket_name,
                 key,
@@ -494,23 +521,10 @@ class MediaS3Storage(ValidatedNamesMixin, S3Storage):
                 size,
                 part_size=multipart.COPY_PART_SIZE,
                 concurrency=min(self.part_concurrency, 8),
-            )
-            if if_absent and self._key_exists(client, key):
-                raise _KeyExists
-            client.complete_multipart_upload(
-                Bucket=self.bucket_name,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                **_if_absent(if_absent and conditional_puts(self)),
-            )
-            return True
-        except _KeyExists:
-            self._abort(client, key, upload_id)
-            return False
-        except BaseException:
-            self._abort(client, key, upload_id)
-            raise
+            ),
+            check_absent=if_absent,
+            conditional=lambda: if_absent and conditional_puts(self),
+        )
 
     # -- presigning -----------------------------------------------------------------
     def presigned_url(
