@@ -6,24 +6,12 @@ Ceph RGW 16 refuses the owner's own uploads while BlockPublicAcls is on (Ceph bu
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from mediahub.operations import bucket
-
-
-def run(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("mediahub_audit", *args, stdout=out, stderr=io.StringIO())
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
+from tests.commands import run_audit as run
 
 
 def switches(s3) -> dict[str, bool]:

@@ -10,15 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from mediahub.testing.s3server import public_read_policy
-
-
-def run(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("mediahub_audit", *args, stdout=out, stderr=io.StringIO())
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
+from tests.commands import run_audit as run
 
 
 def open_private_bucket(s3) -> None:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from mediahub.operations import bucket
+from tests.commands import run_audit as run
 
 #: A CloudFront origin access identity's canonical user (reads the bucket for the CDN).
 OAI = "b970b42360b81c8ddbd79d2f5df0069ba9033c8a79655752abe380cd6d63ba8bcf23384d"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
-
-
-def run(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("mediahub_audit", *args, stdout=out, stderr=io.StringIO())
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
 
 
 def other_grant(s3, owner: dict) -> dict:

@@ -9,28 +9,17 @@ of an identical private twin; a second run changes nothing.
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from mediahub.operations import transfer
 from mediahub.storage.s3 import VISIBILITY_METADATA
+from tests.commands import run_audit as run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("mediahub_audit", *args, stdout=out, stderr=io.StringIO())
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
 
 
 def metadata(s3, bucket: str, key: str) -> dict[str, str]:

@@ -7,26 +7,15 @@ conditional-write probe.
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 from django.core.files.storage import storages
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from mediahub.operations import bucket, doctor
+from tests.commands import run_audit as audit
 
 pytestmark = pytest.mark.django_db
-
-
-def audit(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("mediahub_audit", *args, stdout=out, stderr=io.StringIO())
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
 
 
 def check(alias: str, name: str) -> doctor.Check:
