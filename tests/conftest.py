@@ -228,6 +228,16 @@ class _Raw:
         return body
 
 
+@pytest.fixture
+def empty_object_cache() -> Iterator[None]:
+    """Django's cache (where redemptions cache object state) emptied before and after."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _reset_storages():
     """Storages are per-settings singletons; start every test from a clean cache."""

@@ -17,17 +17,10 @@ from mediahub import links
 from mediahub.models import DownloadLog
 from mediahub.storage import get_storage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_object_cache")]
 
 OLD = b"%PDF-1.4 the original"
 NEW = b"%PDF-1.4 SOMETHING ELSE"
-
-
-@pytest.fixture(autouse=True)
-def empty_object_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def put(name: str, data: bytes = OLD) -> str:
