@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any, Self
 from urllib.parse import quote
 
 #: Credentials the embedded server accepts (moto accepts any).
@@ -46,7 +47,7 @@ class MotoServer:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> MotoServer:
+    def start(self, timeout: float = 30.0) -> Self:
         env = dict(os.environ)
         # Answer CORS preflights from the buckets' own rules, as real S3 does.
         env.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
@@ -54,7 +55,7 @@ class MotoServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._stderr(),
             env=env,
         )
         deadline = time.monotonic() + timeout
@@ -68,6 +69,10 @@ class MotoServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"moto server did not answer on {self.endpoint} within {timeout} s")
+
+    def _stderr(self) -> Any:
+        """Where the server's log goes (a subclass may keep it)."""
+        return subprocess.DEVNULL
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
