@@ -159,6 +159,14 @@ class Kind:
         """Once every chunk is done (by whichever worker did the last one)."""
 
 
+def _remove_emptied_folders(job) -> None:
+    """After a whole folder moved or deleted without failures: its emptied folders go."""
+    from mediahub.library.operations import remove_empty_folders
+
+    if job.params.get("prefix") and not job.failed_items:
+        remove_empty_folders(job.storage, job.params["prefix"])
+
+
 class Move(Kind):
     name = "move"
     action = "move"
@@ -228,10 +236,7 @@ class Move(Kind):
         )
 
     def finish(self, job) -> None:
-        from mediahub.library.operations import remove_empty_folders
-
-        if job.params.get("prefix") and not job.failed_items:
-            remove_empty_folders(job.storage, job.params["prefix"])
+        _remove_emptied_folders(job)
 
 
 class Delete(Kind):
@@ -244,10 +249,7 @@ class Delete(Kind):
         return ChunkResult(delete_objects(job.storage, items, threads=threads))
 
     def finish(self, job) -> None:
-        from mediahub.library.operations import remove_empty_folders
-
-        if job.params.get("prefix") and not job.failed_items:
-            remove_empty_folders(job.storage, job.params["prefix"])
+        _remove_emptied_folders(job)
 
 
 class Publish(Kind):
