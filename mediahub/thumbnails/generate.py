@@ -261,17 +261,7 @@ def check_scaling(image: Image.Image, size: Sequence[int] | None, **options: Any
     if not options.get("upscale") or not size:
         return
     source_x, source_y = image.size
-    target_x, target_y = (int(value) for value in size)
-    if not source_x or not source_y:
-        return
-    ratios = (target_x / source_x, target_y / source_y)
-    if options.get("crop") or not target_x or not target_y:
-        scale = max(ratios)
-    else:
-        scale = min(ratios)
-    zoom = options.get("zoom")
-    if zoom:
-        scale *= (100 + int(zoom)) / 100.0
+    scale = target_scale(image.size, size, **options)
     if scale <= 1.0:
         return
     pixels = round(source_x * scale) * round(source_y * scale)
