@@ -11,7 +11,6 @@ import hashlib
 import time
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.test import override_settings
 
@@ -21,6 +20,7 @@ from mediahub.jobs.compat import SOURCE
 from mediahub.jobs.kinds import END, ChunkResult, get_kind
 from mediahub.models import Job
 from mediahub.storage import get_storage
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -68,14 +68,6 @@ def bodies_under(s3, bucket: str, prefix: str) -> dict[str, bytes]:
         key: client.get_object(Bucket=bucket, Key=key)["Body"].read()
         for key in s3.keys(bucket, prefix)
     }
-
-
-def make_user(django_user_model, *perms: str, username: str = "editor"):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="mediahub", codename__in=perms)
-    )
-    return user
 
 
 # -- the kinds -----------------------------------------------------------------------------

@@ -5,26 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
 from mediahub import jobs
 from mediahub.jobs.compat import SOURCE
 from mediahub.models import Job
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 LIBRARY = ("view_public", "view_private", "upload", "delete", "publish", "sign")
 DUMMY = {"default": {"BACKEND": f"{SOURCE}.backends.dummy.DummyBackend"}}
-
-
-def make_user(django_user_model, *perms: str, username: str = "editor"):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="mediahub", codename__in=perms)
-    )
-    return user
 
 
 @pytest.fixture

@@ -10,21 +10,14 @@ import zipfile
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 ALL_PERMS = ("view_public", "view_private", "upload", "delete", "publish", "sign")
-
-
-def make_user(django_user_model, *perms: str, username: str = "editor"):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="mediahub", codename__in=perms)
-    )
-    return user
 
 
 @pytest.fixture

@@ -6,23 +6,15 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from mediahub.storage import get_storage
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 ALL_PERMS = ("view_public", "view_private", "upload", "delete", "publish", "sign")
-
-
-def make_user(django_user_model, *perms: str, username: str = "editor", staff: bool = True):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=staff)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="mediahub", codename__in=perms)
-    )
-    return user
 
 
 @pytest.fixture(autouse=True)

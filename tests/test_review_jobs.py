@@ -5,24 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from mediahub import jobs
 from mediahub.jobs.compat import SOURCE
 from mediahub.models import Job
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 DUMMY = {"default": {"BACKEND": f"{SOURCE}.backends.dummy.DummyBackend"}}
-
-
-def make_user(django_user_model, *perms: str, username: str = "viewer"):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="mediahub", codename__in=perms)
-    )
-    return user
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ def private_job(s3, settings):
 def test_a_private_job_is_hidden_from_staff_who_may_not_browse_private_files(
     client, django_user_model, private_job
 ):
-    client.force_login(make_user(django_user_model, "view_public", "view_job"))
+    client.force_login(make_user(django_user_model, "view_public", "view_job", username="viewer"))
     listing = client.get(reverse("admin:mediahub_job_changelist"))
     assert listing.status_code == 200
     assert f'data-mediahub-job="{private_job.pk}"' not in listing.content.decode()
