@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -499,29 +500,32 @@ def abort_upload(storage: Storage, upload: OpenUpload) -> None:
 # -- anonymous list and write ----------------------------------------------------------------
 def anonymously_listable(storage: Storage) -> bool:
     """True when an unsigned ListObjectsV2 of the storage's prefix succeeds."""
-    s3 = anonymous_client(storage)
-
-    def probe() -> bool:
-        try:
-            s3.list_objects_v2(Bucket=storage.bucket_name, Prefix=base_prefix(storage), MaxKeys=1)
-        except ClientError as error:
-            if (retry.error_status(error) or 0) >= 500:
-                raise
-            return False
-        return True
-
-    return retry.call(probe)
+    return _anonymously(
+        storage,
+        lambda s3: s3.list_objects_v2(
+            Bucket=storage.bucket_name, Prefix=base_prefix(storage), MaxKeys=1
+        ),
+    )
 
 
 def anonymously_writable(storage: Storage, key: str) -> bool:
     """True when an unsigned PutObject of ``key`` succeeds (the caller deletes the object)."""
+    return _anonymously(
+        storage,
+        lambda s3: s3.put_object(
+            Bucket=storage.bucket_name, Key=key, Body=b"mediahub doctor: anonymous write probe"
+        ),
+    )
+
+
+def _anonymously(storage: Storage, request: Callable[[Any], Any]) -> bool:
+    """True when ``request(unsigned client)`` succeeds; False when refused (a 5xx is retried,
+    then raised)."""
     s3 = anonymous_client(storage)
 
     def probe() -> bool:
         try:
-            s3.put_object(
-                Bucket=storage.bucket_name, Key=key, Body=b"mediahub doctor: anonymous write probe"
-            )
+            request(s3)
         except ClientError as error:
             if (retry.error_status(error) or 0) >= 500:
                 raise
