@@ -169,9 +169,10 @@ def fail_s3(monkeypatch):
     The fault is raised in botocore's ``before-send`` stage, i.e. as a real HTTP
     answer would be parsed (retries included), never by patching mediahub.
     """
-    from botocore.awsrequest import AWSResponse
     from botocore.client import BaseClient
     from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    from tests.responses import canned_response
 
     rules: list[dict] = []
     original = BaseClient._make_api_call
@@ -202,7 +203,7 @@ def fail_s3(monkeypatch):
                     + (b"SlowDown" if rule["status"] == 503 else b"InternalError")
                     + b"</Code><Message>injected</Message></Error>"
                 )
-                return AWSResponse(request.url, rule["status"], {}, _Raw(body))
+                return canned_response(request.url, rule["status"], body)
         return None
 
     def patched(self, operation_name, api_params):
@@ -216,16 +217,17 @@ def fail_s3(monkeypatch):
     return install
 
 
-class _Raw:
-    def __init__(self, body: bytes):
-        self._body = body
-
-    def stream(self, **kwargs):
-        yield self._body
-
-    def read(self, *args):
-        body, self._body = self._body, b""
-        return body
+@pytest.fixture
+def nested_private(s3, settings):
+    """The private storage nested under ``private/`` of the public bucket (one bucket)."""
+    public = dsn.parse(s3.layout.dsn(s3.public_bucket))
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": public,
+        "easy_thumbnails": public,
+        "private": dsn.parse(s3.layout.dsn(s3.public_bucket, "private"), visibility="private"),
+    }
+    return s3
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import threading
 import time
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile, File
 
 from mediahub import dsn
 from mediahub.storage import multipart
 from mediahub.storage.s3 import MULTIPART_PART_SIZE, PrivateS3Storage
+from tests.responses import canned_response
 
 PART = MULTIPART_PART_SIZE
 
@@ -40,24 +40,12 @@ class PartWatch:
             with self.lock:
                 self.in_flight -= 1
             body = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
-            return AWSResponse(request.url, 500, {}, _Raw(body))
+            return canned_response(request.url, 500, body)
         return None
 
     def after_call(self, **kwargs):
         with self.lock:
             self.in_flight -= 1
-
-
-class _Raw:
-    def __init__(self, body: bytes):
-        self._body = body
-
-    def stream(self, **kwargs):
-        yield self._body
-
-    def read(self, *args):
-        body, self._body = self._body, b""
-        return body
 
 
 def storage_for(s3, watch: PartWatch, **options) -> PrivateS3Storage:
