@@ -15,7 +15,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from PIL import Image
 
-from mediahub import dsn
 from mediahub.library import browsing
 from mediahub.library.errors import LibraryError
 from mediahub.storage.nesting import is_nested_private, nested_private_prefixes
@@ -28,18 +27,11 @@ def png() -> bytes:
 
 
 @pytest.fixture
-def nested(s3, settings):
-    public = dsn.parse(s3.layout.dsn(s3.public_bucket))
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": public,
-        "easy_thumbnails": public,
-        "private": dsn.parse(s3.layout.dsn(s3.public_bucket, "private"), visibility="private"),
-    }
+def nested(nested_private):
     storages["default"].save("photos/open.png", ContentFile(png()))
     storages["private"].save("scans/secret.png", ContentFile(png()))
     storages["private"].save("secret.pdf", ContentFile(b"%PDF"))
-    return s3
+    return nested_private
 
 
 def test_the_helper_knows_the_nested_private_prefix(nested):

@@ -18,23 +18,16 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.urls import reverse
 
-from mediahub import dsn, jobs
+from mediahub import jobs
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def nested(s3, settings):
-    public = dsn.parse(s3.layout.dsn(s3.public_bucket))
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": public,
-        "easy_thumbnails": public,
-        "private": dsn.parse(s3.layout.dsn(s3.public_bucket, "private"), visibility="private"),
-    }
+def nested(nested_private):
     storages["default"].save("photos/open.txt", ContentFile(b"open"))
     storages["private"].save("scans/secret.pdf", ContentFile(b"%PDF secret"))
-    return s3
+    return nested_private
 
 
 @pytest.fixture
