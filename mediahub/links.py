@@ -237,13 +237,7 @@ def _read_state(alias: str, name: str) -> tuple[int, dict[str, Any]] | None:
     """
     from mediahub.models import LinkState
 
-    connection, table = _state_table()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT generation, revoked FROM {table} = %s",  # noqa: S608
-            [_state_key(alias, name)],
-        )
-        row = cursor.fetchone()
+    connection, row = _state_row("generation, revoked", alias, name)
     if row is None:
         return None
     revoked = LinkState._meta.get_field("revoked").from_db_value(row[1], None, connection)
@@ -256,14 +250,19 @@ def current_generation(name: str, storage: str = "private") -> int:
 
 
 def _generation(alias: str, name: str) -> int:
+    _, row = _state_row("generation", alias, name)
+    return int(row[0]) if row else 0
+
+
+def _state_row(columns: str, alias: str, name: str) -> tuple[Any, tuple | None]:
+    """The connection and ``columns`` of an object's :class:`LinkState` row (None: no row)."""
     connection, table = _state_table()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT generation FROM {table} = %s",  # noqa: S608
+            f"SELECT {columns} FROM {table} = %s",  # noqa: S608
             [_state_key(alias, name)],
         )
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+        return connection, cursor.fetchone()
 
 
 def generations(names: list[str], storage: str = "private") -> dict[str, int]:
