@@ -56,13 +56,8 @@ class Kind:
     library_storage = True
 
     # -- parameters ------------------------------------------------------------------
-    def clean(self, storage: str, params: dict) -> dict:
-        """Validated parameters (a new dict); :class:`JobError` otherwise."""
-        from mediahub.library.permissions import check_storage
-        from mediahub.names import validate_folder, validate_name
-        from mediahub.storage import UnknownStorage, get_storage
-        from mediahub.storage.nesting import check_not_nested_private
-
+    def _check_params(self, params: Any) -> None:
+        """:class:`JobError` unless ``params`` is a dict of this kind's parameters."""
         if not isinstance(params, dict):
             raise JobError(_("Job parameters must be a dict."))
         unknown = sorted(set(params) - self.allowed)
@@ -71,6 +66,15 @@ class Kind:
                 _("Unknown parameters for a %(kind)s job: %(names)s.")
                 % {"kind": self.name, "names": ", ".join(unknown)}
             )
+
+    def clean(self, storage: str, params: dict) -> dict:
+        """Validated parameters (a new dict); :class:`JobError` otherwise."""
+        from mediahub.library.permissions import check_storage
+        from mediahub.names import validate_folder, validate_name
+        from mediahub.storage import UnknownStorage, get_storage
+        from mediahub.storage.nesting import check_not_nested_private
+
+        self._check_params(params)
         try:
             if self.library_storage:
                 check_storage(storage)
@@ -325,14 +329,7 @@ class Audit(Kind):
 
     def clean(self, storage, params):
         super().clean(storage, {})
-        if not isinstance(params, dict):
-            raise JobError(_("Job parameters must be a dict."))
-        unknown = sorted(set(params) - self.allowed)
-        if unknown:
-            raise JobError(
-                _("Unknown parameters for a %(kind)s job: %(names)s.")
-                % {"kind": self.name, "names": ", ".join(unknown)}
-            )
+        self._check_params(params)
         for key in ("fix", "fix_policy"):
             if not isinstance(params.get(key, False), bool):
                 raise JobError(_("'%(name)s' must be true or false.") % {"name": key})
