@@ -34,24 +34,6 @@ from _common import (
 )
 from sync import base_env, find_awscli
 
-SETTINGS = """
-from example_project.settings import *  # noqa: F403
-
-DATABASES = {{
-    "default": {{
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": {db!r},
-        "OPTIONS": {{
-            "timeout": 60,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }},
-    }}
-}}
-MEDIAHUB = {{"JOB_THREADS": {threads}, "JOB_CHUNK_SIZE": 500, "JOB_PARALLEL_TASKS": 2}}
-LOGGING = {{"version": 1, "root": {{"level": "WARNING"}}}}
-"""
-
 #: The client side of a mediahub move: start the job, wait for its end (run by a Side).
 CLIENT = """
 import sys, time
@@ -108,11 +90,16 @@ def main() -> None:
 
     setup_django()
     from mediahub.testing.s3server import create_layout
+    from mediahub.testing.sites import shared_sqlite_settings
 
     aws = find_awscli()
     work = Path(tempfile.mkdtemp(prefix="mediahub-bench-move-"))
     (work / "benchsite.py").write_text(
-        SETTINGS.format(db=str(work / "db.sqlite3"), threads=args.threads)
+        shared_sqlite_settings(
+            "example_project.settings",
+            str(work / "db.sqlite3"),
+            {"JOB_THREADS": args.threads, "JOB_CHUNK_SIZE": 500, "JOB_PARALLEL_TASKS": 2},
+        )
     )
     with LoggedMotoServer() as server:
         layout = create_layout(server.endpoint, "bench-public", "bench-private")

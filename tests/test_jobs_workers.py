@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from mediahub.testing.sites import shared_sqlite_settings
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,36 +35,24 @@ ROOT = Path(__file__).resolve().parent.parent
 OBJECTS = int(os.environ.get("MEDIAHUB_TEST_JOB_OBJECTS", "2000"))
 LEASE = 4  # seconds: how long a SIGKILLed worker's chunk waits for another worker
 
-SETTINGS = """
-from example_project.settings import *  # noqa: F403
-
-DATABASES = {{
-    "default": {{
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": {db!r},
-        "OPTIONS": {{
-            "timeout": 60,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }},
-    }}
-}}
-MEDIAHUB = {{
-    "JOB_LEASE_TIMEOUT": {lease},
-    "JOB_CHUNK_SIZE": 500,
-    "JOB_TASK_TIME": 15,
-    "JOB_PARALLEL_TASKS": 2,
-}}
-LOGGING = {{"version": 1, "root": {{"level": "WARNING"}}}}
-"""
-
 
 class Site:
     """The example project, configured by environment, run as separate processes."""
 
     def __init__(self, tmp_path: Path, s3, engine: str, redis_url: str | None = None) -> None:
         self.db = tmp_path / "jobs.sqlite3"
-        (tmp_path / "jobsite_settings.py").write_text(SETTINGS.format(db=str(self.db), lease=LEASE))
+        (tmp_path / "jobsite_settings.py").write_text(
+            shared_sqlite_settings(
+                "example_project.settings",
+                str(self.db),
+                {
+                    "JOB_LEASE_TIMEOUT": LEASE,
+                    "JOB_CHUNK_SIZE": 500,
+                    "JOB_TASK_TIME": 15,
+                    "JOB_PARALLEL_TASKS": 2,
+                },
+            )
+        )
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
