@@ -663,10 +663,23 @@ def _import_names(stderr: str) -> set[str]:
     }
 
 
-def test_lean_entry_imports_no_admin_filer_thumbnails_or_pillow(tmp_path):
+def _lean(env: dict[str, str], *args: str, flags: tuple[str, ...] = ()):
+    """``python [flags] -m mediahub.operations.sync args`` run from the project's root."""
     import subprocess
     import sys
 
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "mediahub.operations.sync", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+
+
+def test_lean_entry_imports_no_admin_filer_thumbnails_or_pillow(tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
@@ -674,15 +687,7 @@ def test_lean_entry_imports_no_admin_filer_thumbnails_or_pillow(tmp_path):
     }
     env.pop("DEFAULT_STORAGE_DSN", None)
     env.pop("PRIVATE_STORAGE_DSN", None)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mediahub.operations.sync", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    done = _lean(env, "--help", flags=("-X", "importtime"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--checksum" in done.stdout and "--jobs" in done.stdout
     names = _import_names(done.stderr)
@@ -698,9 +703,6 @@ def test_lean_entry_imports_no_admin_filer_thumbnails_or_pillow(tmp_path):
 
 
 def test_lean_entry_pushes_like_the_command(s3, tmp_path):
-    import subprocess
-    import sys
-
     from mediahub.storage.s3 import VISIBILITY_METADATA
 
     source = tmp_path / "src"
@@ -713,29 +715,13 @@ def test_lean_entry_pushes_like_the_command(s3, tmp_path):
         "PRIVATE_STORAGE_DSN": s3.layout.private_dsn,
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    command = [sys.executable, "-m", "mediahub.operations.sync"]
-    done = subprocess.run(
-        [*command, "push", str(source), "--storage", "private", "--prefix", "p/"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    done = _lean(env, "push", str(source), "--storage", "private", "--prefix", "p/")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "3 copied" in done.stdout
     head = s3.client().head_object(Bucket=s3.private_bucket, Key="p/docs/b.pdf")
     assert head["Metadata"][VISIBILITY_METADATA] == "private"
     assert head["ContentType"] == "application/pdf"
-    failed = subprocess.run(
-        [*command, "push", str(tmp_path / "missing")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    failed = _lean(env, "push", str(tmp_path / "missing"))
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines() == [
         f"CommandError: {tmp_path / 'missing'} is not a folder."
