@@ -277,7 +277,11 @@ def work(job_id: int) -> str:
     deadline = time.monotonic() + app_settings.JOB_TASK_TIME
     token = uuid.uuid4().hex
     while True:
-        close_old_connections()
+        if not connection.in_atomic_block:
+            # A long-running worker drops broken or expired connections between chunks
+            # (as Django does between requests). Never inside a transaction: a task run
+            # by the immediate backend in an atomic request (or a test) would lose it.
+            close_old_connections()
         try:
             claimed = claim(job_id, token)
         except Exception as exc:
