@@ -42,14 +42,6 @@ def messages_after(client, response) -> list[str]:
     return [str(m) for m in page.context["messages"]]
 
 
-def jobs_available() -> bool:
-    from mediahub.library.bulk import jobs_module
-
-    return jobs_module() is not None
-
-
-needs_jobs = pytest.mark.skipif(not jobs_available(), reason="mediahub.jobs is not installed")
-
 
 # -- browse page ------------------------------------------------------------------------
 def test_browse_page_has_checkboxes_action_menu_and_row_menus(client, editor, s3):
@@ -247,7 +239,6 @@ def test_confirming_needs_post(client, editor, s3):
 
 
 # -- jobs -------------------------------------------------------------------------------
-@needs_jobs
 def test_select_all_across_pages_makes_private_as_a_job(client, editor, s3, settings):
     settings.MEDIAHUB = {"PAGE_SIZE": 5, "BULK_INLINE_LIMIT": 3, "JOB_THREADS": 1}
     for index in range(12):
@@ -267,7 +258,6 @@ def test_select_all_across_pages_makes_private_as_a_job(client, editor, s3, sett
     assert len(s3.keys(s3.private_bucket, "many/")) == 12
 
 
-@needs_jobs
 def test_select_all_with_exclusions_lists_on_the_server(client, editor, s3, settings):
     settings.MEDIAHUB = {"BULK_INLINE_LIMIT": 3, "JOB_THREADS": 1}
     for index in range(6):
@@ -292,7 +282,6 @@ def test_select_all_with_exclusions_lists_on_the_server(client, editor, s3, sett
     assert s3.keys(s3.public_bucket) == ["many/1.txt", "many/4.txt"]
 
 
-@needs_jobs
 def test_move_of_a_selected_folder_is_a_job(client, editor, s3, settings):
     settings.MEDIAHUB = {"JOB_THREADS": 1}
     put(s3, s3.public_bucket, "src/f/a.txt")
@@ -486,7 +475,6 @@ def test_javascript_catalog_is_served(client, editor):
 
 
 @pytest.mark.slow
-@needs_jobs
 def test_500_files_across_pages_in_three_posts_with_one_listing_for_the_count(
     client, editor, s3, settings, count_requests
 ):
@@ -517,7 +505,6 @@ def test_500_files_across_pages_in_three_posts_with_one_listing_for_the_count(
     assert s3.keys(s3.public_bucket, "shoot/") == []
 
 
-@needs_jobs
 def test_select_all_moved_into_an_existing_folder_goes_by_names(client, editor, s3, settings):
     settings.MEDIAHUB = {"BULK_INLINE_LIMIT": 1, "JOB_THREADS": 1}
     put(s3, s3.public_bucket, "in/a.txt")
@@ -535,7 +522,6 @@ def test_select_all_moved_into_an_existing_folder_goes_by_names(client, editor, 
     assert s3.keys(s3.public_bucket) == ["out/a.txt", "out/old.txt", "out/sub/b.txt"]
 
 
-@needs_jobs
 def test_everything_at_the_top_level_leaves_the_thumbnail_folder_alone(
     client, editor, s3, settings
 ):

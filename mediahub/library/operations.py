@@ -866,10 +866,6 @@ def links_changed(storage: str, names: list[str]) -> None:
     A job calls it before its S3 requests (a database that cannot record it stops
     the chunk before anything changes) and after them (a link signed meanwhile).
     """
-    from django.db import IntegrityError, transaction
-    from django.db.models import F
-    from django.utils import timezone
-
     from mediahub.storage import visibility_of
 
     links = optional_module("mediahub.links")
@@ -882,31 +878,7 @@ def links_changed(storage: str, names: list[str]) -> None:
         # becomes private lives in the private storage, under another alias): nothing
         # to end, and no row per moved object in the link state table.
         return
-    from mediahub.models import LinkState
-
-    aliases_of = getattr(links, "aliases_of", None)
-    aliases = aliases_of(instance) if aliases_of else [links.resolve_alias(storage)]
-    for alias in aliases:
-        keys = {links._state_key(alias, name): name for name in names}
-        for start in range(0, len(keys), 500):
-            part = list(keys)[start : start + 500]
-            with transaction.atomic():
-                rows = LinkState.objects.filter(key__in=part)
-                existing = set(rows.values_list("key", flat=True))
-                rows.update(generation=F("generation") + 1, revoked={}, updated=timezone.now())
-                missing = [
-                    LinkState(key=key, storage=alias, name=keys[key], generation=1)
-                    for key in part
-                    if key not in existing
-                ]
-                try:
-                    with transaction.atomic():
-                        LinkState.objects.bulk_create(missing)
-                except IntegrityError:  # created meanwhile: bumping them is enough
-                    for row in missing:
-                        rows.filter(key=row.key).update(generation=F("generation") + 1)
-                        if not LinkState.objects.filter(key=row.key).exists():
-                            row.save()
+    links.objects_changed(instance, names)
 
 
 def _after_removal(storage: str, outcomes: list[Outcome]) -> None:
